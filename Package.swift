@@ -1,0 +1,144 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Estuary: a compute-federation mesh. See docs/ARCHITECTURE.md for the module map.
+// Pure modules (EstuaryModel, and the scheduler/ledger/gossip cores to come) depend on nothing
+// that does I/O; everything with a socket, a file or a clock lives in the service modules.
+
+let package = Package(
+    name: "estuary",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "estuary-coordinator", targets: ["estuary-coordinator"]),
+        .executable(name: "estuary-agent", targets: ["estuary-agent"]),
+        .executable(name: "estuaryctl", targets: ["estuaryctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // MARK: pure
+        .target(name: "EstuaryModel"),
+
+        // MARK: wire and configuration
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(
+            name: "EstuaryWire",
+            dependencies: [
+                "EstuaryModel", "CZstd",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "EstuaryConfig",
+            dependencies: ["EstuaryModel", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+
+        // MARK: I/O
+        .target(
+            name: "EstuaryTransport",
+            dependencies: [
+                "EstuaryWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "EstuaryStore",
+            dependencies: [
+                "EstuaryModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "EstuaryCoordinator",
+            dependencies: [
+                "EstuaryModel", "EstuaryWire", "EstuaryConfig", "EstuaryTransport", "EstuaryStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "EstuaryAgent",
+            dependencies: [
+                "EstuaryModel", "EstuaryWire", "EstuaryConfig", "EstuaryTransport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: executables (thin)
+        .executableTarget(
+            name: "estuary-coordinator",
+            dependencies: [
+                "EstuaryCoordinator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "estuary-agent",
+            dependencies: [
+                "EstuaryAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "estuaryctl",
+            dependencies: [
+                "EstuaryModel", "EstuaryConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+
+        // MARK: benchmarks (run by Benchmarks/run.sh in release mode, never by swift test)
+        .executableTarget(
+            name: "estuary-bench",
+            dependencies: [
+                "EstuaryModel", "EstuaryWire", "EstuaryTransport", "EstuaryConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/EstuaryBench"
+        ),
+
+        // MARK: tests
+        .testTarget(name: "EstuaryModelTests", dependencies: ["EstuaryModel"]),
+        .testTarget(
+            name: "EstuaryWireTests",
+            dependencies: ["EstuaryWire", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig"]),
+        .testTarget(name: "EstuaryStoreTests", dependencies: ["EstuaryStore"]),
+        .testTarget(name: "EstuaryAgentTests", dependencies: ["EstuaryAgent"]),
+        .testTarget(
+            name: "EstuaryCoordinatorTests",
+            dependencies: ["EstuaryCoordinator", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
+        .testTarget(
+            name: "EstuaryIntegrationTests",
+            dependencies: [
+                "EstuaryModel", "EstuaryWire", "EstuaryTransport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+    ]
+)
