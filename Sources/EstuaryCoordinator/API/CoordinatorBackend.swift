@@ -1,0 +1,61 @@
+import EstuaryModel
+
+/// What the HTTP API needs from the coordinator. The API layer (routes, JSON, status codes)
+/// knows nothing else about the coordinator, so it can be tested over an in-memory backend
+/// and the coordinator core can change without touching the routes.
+public protocol CoordinatorBackend: Sendable {
+    /// Creates the job, or returns the existing one when `spec.idempotencyKey` was seen with an
+    /// identical spec. Throws `BackendError.invalid` or `.conflict` (same key, different spec).
+    func submit(_ spec: JobSpec) async throws -> SubmitView
+    /// The job with its events, or nil.
+    func job(_ id: JobID) async throws -> JobView?
+    func jobs(_ query: JobQuery) async throws -> JobListView
+    /// Cancels a job: a queued job ends at once; a placed or running job is cancelled at its
+    /// site. Cancelling a terminal job is a conflict; cancelling twice is not an error.
+    func cancel(_ id: JobID, reason: String) async throws -> JobView
+    func logs(_ id: JobID, stream: LogStreamKind, offset: Int64, limit: Int) async throws -> LogSlice
+    func usage(job: JobID?) async throws -> UsageView
+    func sites() async throws -> SiteListView
+    /// Readiness: the store is open, the mesh listener is bound.
+    func readiness() async -> HealthView
+}
+
+public struct JobQuery: Sendable, Hashable {
+    public var state: JobState?
+    public var site: SiteID?
+    public var tenant: TenantID?
+    public var limit: Int
+    /// Return jobs whose id sorts after this one (ids sort by creation).
+    public var after: JobID?
+
+    public static let maxLimit = 1000
+
+    public init(state: JobState? = nil, site: SiteID? = nil, tenant: TenantID? = nil, limit: Int = 100, after: JobID? = nil) {
+        self.state = state
+        self.site = site
+        self.tenant = tenant
+        self.limit = limit
+        self.after = after
+    }
+}
+
+/// Errors a backend reports; the API maps each to one HTTP status and error code.
+public enum BackendError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// 400 `invalid_request`
+    case invalid([FieldError])
+    /// 404 `not_found`
+    case notFound(String)
+    /// 409 `conflict`
+    case conflict(String)
+    /// 503 `unavailable`
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let problems): "invalid request: " + problems.map(\.description).joined(separator: "; ")
+        case .notFound(let what): "\(what) not found"
+        case .conflict(let why): why
+        case .unavailable(let why): "unavailable: \(why)"
+        }
+    }
+}

@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EstuaryStore
+import EstuaryTransport
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The coordinator process: store, core, mesh listener, API, placement and sweeping, run as
+/// one `ServiceGroup` that shuts down in order on SIGTERM/SIGINT.
+public enum Coordinator {
+    /// Runs until SIGTERM or SIGINT. Throws `ConfigurationError` before starting anything
+    /// if the configuration is invalid.
+    public static func run(configuration: CoordinatorConfiguration, logger: Logger) async throws {
+        let problems = configuration.validate()
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+
+        let store = try CoordinatorStore(directory: configuration.dataDirectory, logger: logger)
+        let logs = try LogStore(dataDirectory: configuration.dataDirectory, maxBytesPerStream: configuration.maxLogBytesPerStream)
+        let core = CoordinatorCore(
+            store: store, configuration: configuration, logger: logger, clock: wallClockMs,
+            onFatal: { error in
+                // Fail-stop: memory may be ahead of disk; a restart rebuilds it from disk.
+                logger.critical("fatal store error; exiting", metadata: ["error": "\(error)"])
+                exit(70)
+            })
+        try await core.bootstrap()
+
+        if configuration.insecureDev {
+            logger.warning(
+                "INSECURE DEV MODE: the mesh port accepts cleartext h2c sessions without authentication; never expose it")
+        }
+        let server = try await MeshServer.bind(configuration: configuration.mesh, logger: logger)
+        let meshBound = AtomicBox<Bool>(true)
+        try writePortFile(configuration.dataDirectory, "mesh.port", server.localPort)
+        logger.info("mesh listening", metadata: ["address": "\(configuration.mesh.host):\(server.localPort)"])
+
+        let shuttingDown = AtomicBox<Bool>(false)
+        let handler = SessionHandler(
+            core: core, logs: logs, configuration: configuration, shuttingDown: shuttingDown, logger: logger)
+        let backend = LiveBackend(core: core, store: store, logs: logs, meshBound: meshBound)
+        let api = makeAPIApplication(
+            backend: backend,
+            configuration: APIConfiguration(host: configuration.apiHost, port: configuration.apiPort),
+            logger: logger,
+            onBound: { port in
+                try? writePortFile(configuration.dataDirectory, "api.port", port)
+                logger.info("API listening", metadata: ["address": "\(configuration.apiHost):\(port)"])
+            })
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: MeshService(server: server, handler: handler, core: core, shuttingDown: shuttingDown)),
+                    .init(service: CoreLoops(core: core)),
+                    .init(service: api),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        logger.info("coordinator stopped")
+    }
+
+    static func writePortFile(_ directory: String, _ name: String, _ port: Int) throws {
+        let path = (directory as NSString).appendingPathComponent(name)
+        let temporary = path + ".tmp"
+        try "\(port)\n".write(toFile: temporary, atomically: false, encoding: .utf8)
+        guard rename(temporary, path) == 0 else { throw ConfigurationError(problems: ["cannot write \(path)"]) }
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch: the coordinator's time for events.
+@Sendable func wallClockMs() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+}
+
+/// Every problem with a coordinator's configuration, reported together.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var problems: [String]
+    public var description: String {
+        "invalid configuration:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}
+
+/// The mesh listener as a service: on graceful shutdown it refuses new sessions, sends Drain
+/// to every site (agents reconnect after the retry hint, with jitter) and stops.
+struct MeshService: Service {
+    let server: MeshServer
+    let handler: SessionHandler
+    let core: CoordinatorCore
+    let shuttingDown: AtomicBox<Bool>
+
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run(handler: handler) }
+            group.addTask {
+                try? await gracefulShutdown()
+                shuttingDown.value.store(true, ordering: .relaxed)
+                await core.drainAll(retryAfterMs: 2000)
+            }
+            // Either the listener failed (rethrown here) or shutdown began: stop the other.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// The core's periodic work: placement when signalled, and the liveness sweep every second.
+struct CoreLoops: Service {
+    let core: CoordinatorCore
+
+    func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await core.runPlacementLoop() }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    await core.sweep()
+                }
+            }
+            try? await gracefulShutdown()
+            await core.stopPlacementLoop()
+            group.cancelAll()
+        }
+    }
+}

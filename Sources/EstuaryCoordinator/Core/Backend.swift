@@ -1,0 +1,60 @@
+import EstuaryModel
+import EstuaryStore
+
+/// The coordinator as the API sees it: writes go through the core (the single owner of job
+/// state); reads come from the store's committed state.
+struct LiveBackend: CoordinatorBackend {
+    let core: CoordinatorCore
+    let store: CoordinatorStore
+    let logs: LogStore
+    let meshBound: AtomicBox<Bool>
+
+    func submit(_ spec: JobSpec) async throws -> SubmitView {
+        try await core.submit(spec)
+    }
+
+    func job(_ id: JobID) async throws -> JobView? {
+        guard id.isWellFormed else { return nil }
+        return try await store.read { tx in
+            guard let job = try tx.job(id) else { return nil }
+            return job.view(events: try tx.events(job: id).map(\.view))
+        }
+    }
+
+    func jobs(_ query: JobQuery) async throws -> JobListView {
+        let limit = max(1, min(query.limit, JobQuery.maxLimit))
+        let records = try await store.read { tx in
+            try tx.jobs(state: query.state, site: query.site, tenant: query.tenant, after: query.after, limit: limit + 1)
+        }
+        let page = Array(records.prefix(limit))
+        return JobListView(jobs: page.map { $0.view() }, nextAfter: records.count > limit ? page.last?.id : nil)
+    }
+
+    func cancel(_ id: JobID, reason: String) async throws -> JobView {
+        guard id.isWellFormed else { throw BackendError.notFound("job \(id)") }
+        return try await core.cancel(id, reason: reason)
+    }
+
+    func logs(_ id: JobID, stream: LogStreamKind, offset: Int64, limit: Int) async throws -> LogSlice {
+        guard let job = try await self.job(id) else { throw BackendError.notFound("job \(id)") }
+        let (data, size) = logs.read(job: id, stream: stream, offset: max(0, offset), limit: max(0, min(limit, 1 << 20)))
+        let complete = job.state.isTerminal && max(0, offset) + Int64(data.count) >= size
+        return LogSlice(data: data, offset: max(0, offset), size: size, complete: complete, state: job.state)
+    }
+
+    func usage(job: JobID?) async throws -> UsageView {
+        UsageView(records: try await store.read { tx in try tx.usage(job: job) })
+    }
+
+    func sites() async throws -> SiteListView {
+        SiteListView(sites: await core.siteViews())
+    }
+
+    func readiness() async -> HealthView {
+        let storeOK = await store.isHealthy()
+        let meshOK = meshBound.value.load(ordering: .relaxed)
+        return HealthView(
+            status: storeOK && meshOK ? "ok" : "unavailable",
+            checks: ["store": storeOK ? "ok" : "failing", "mesh_listener": meshOK ? "ok" : "not bound"])
+    }
+}

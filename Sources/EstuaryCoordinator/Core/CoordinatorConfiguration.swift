@@ -1,0 +1,53 @@
+import EstuaryTransport
+
+/// Everything a coordinator is started with, with documented defaults. Filled from flags by
+/// the executable and validated once, up front, with every problem reported together.
+public struct CoordinatorConfiguration: Sendable {
+    /// Where the SQLite store and captured job logs live.
+    public var dataDirectory: String
+    /// Name of this coordinator in Welcome messages and logs.
+    public var coordinatorID: String = "coordinator"
+    public var mesh = MeshServerConfiguration()
+    public var apiHost: String = "127.0.0.1"
+    /// 0 picks a free port.
+    public var apiPort: Int = 7400
+    /// Cleartext h2c on the mesh port. Required until TLS arrives (see PROTOCOL.md §2).
+    public var insecureDev: Bool = false
+    /// How often agents send capacity reports.
+    public var reportIntervalMs: Int = 5000
+    /// A site with no envelope for this many report intervals is `unreachable`.
+    public var missedReportsBeforeUnreachable: Int = 3
+    /// How long a site may stay unreachable before its running jobs are declared `lost`.
+    public var lostAfterMs: Int64 = 10 * 60 * 1000
+    /// Placement attempts (site rejections) before a job fails.
+    public var maxAttempts: Int = 5
+    /// Captured output kept per job and stream.
+    public var maxLogBytesPerStream: Int64 = 64 << 20
+
+    public init(dataDirectory: String) {
+        self.dataDirectory = dataDirectory
+    }
+
+    /// Every problem with this configuration; empty means valid.
+    public func validate() -> [String] {
+        var problems: [String] = []
+        if dataDirectory.isEmpty { problems.append("--data-dir: must name a directory") }
+        if !(0...65535).contains(mesh.port) { problems.append("--mesh-port: must be 0…65535") }
+        if !(0...65535).contains(apiPort) { problems.append("--api-port: must be 0…65535") }
+        if mesh.port != 0, mesh.port == apiPort, mesh.host == apiHost {
+            problems.append("--mesh-port and --api-port must differ")
+        }
+        if !insecureDev {
+            problems.append(
+                "--insecure-dev: the mesh port has no TLS yet; start with --insecure-dev to accept cleartext h2c sessions")
+        }
+        if reportIntervalMs < 100 { problems.append("--report-interval: must be at least 100 ms") }
+        if lostAfterMs < Int64(reportIntervalMs) * Int64(missedReportsBeforeUnreachable) {
+            problems.append("--lost-after: must be longer than the unreachable threshold")
+        }
+        if maxAttempts < 1 { problems.append("max attempts must be at least 1") }
+        return problems
+    }
+
+    var unreachableAfterMs: Int64 { Int64(reportIntervalMs) * Int64(missedReportsBeforeUnreachable) }
+}

@@ -1,0 +1,182 @@
+import EstuaryModel
+import EstuaryStore
+import EstuaryWire
+
+/// What a new session needs to start: where the agent resumes, and the commands to resend.
+struct AttachResult: Sendable {
+    var resumeFrom: UInt64
+    var commands: [Estuary_V1_Envelope.OneOf_Body]
+}
+
+extension CoordinatorCore {
+    /// Registers a session for the site in `hello`, replacing any older session of that site,
+    /// and reconciles the site's jobs with what the agent says it knows (PROTOCOL.md §6).
+    func attach(hello: Estuary_V1_Hello, descriptor: SiteDescriptor, link: SiteLink) async throws -> AttachResult {
+        let siteID = descriptor.id
+        let epoch = hello.outboxEpoch
+        let stored = try await store.read { tx in try tx.cursor(site: siteID, epoch: epoch) }
+        let now = clock()
+
+        if let old = sites[siteID]?.link, old !== link {
+            logger.warning("site reconnected; replacing its older session", metadata: ["site": "\(siteID)"])
+            old.close(with: .with {
+                $0.error = .with {
+                    $0.code = .sessionReplaced
+                    $0.message = "a newer session for site \(siteID) replaced this one"
+                    $0.fatal = true
+                }
+            })
+        }
+        var site = sites[siteID] ?? LiveSite(descriptor: descriptor, firstSeenMs: now, lastSeenMs: now)
+        site.descriptor = descriptor
+        site.link = link
+        site.agentVersion = hello.agentVersion
+        site.lastSeenMs = now
+        site.unreachableSinceMs = nil
+        sites[siteID] = site
+
+        var resume = stored
+        if let cached = cursors[siteID], cached.epoch == epoch { resume = max(resume, cached.seq) }
+        cursors[siteID] = (epoch, resume)
+
+        // Reconcile.
+        let known = Dictionary(hello.knownJobs.map { ($0.jobID, $0) }, uniquingKeysWith: { a, b in a.attempt >= b.attempt ? a : b })
+        var commands: [Estuary_V1_Envelope.OneOf_Body] = []
+        var changes: [(JobRecord, JobEventRecord)] = []
+        for var job in active.values.sorted(by: { $0.id < $1.id }) where job.siteID == siteID && job.state.holdsCapacity {
+            if uncommittedPlacements.contains(job.id) { continue }
+            let ref = known[job.id.rawValue]
+            if ref == nil || ref!.attempt != UInt32(job.attempt) {
+                if job.state == .placed {
+                    commands.append(.jobAssign(Self.assign(job)))
+                    if job.cancelRequested { commands.append(.jobCancel(Self.cancelCommand(job))) }
+                } else {
+                    let event = transition(&job, to: .lost, cause: "site no longer knows the job", source: "coordinator")
+                    changes.append((job, event))
+                }
+            } else if job.cancelRequested {
+                commands.append(.jobCancel(Self.cancelCommand(job)))
+            }
+        }
+        for (id, ref) in known where !Self.isTerminal(ref.state) {
+            let job = active[JobID(rawValue: id)]
+            if job == nil || job!.siteID != siteID || UInt32(job!.attempt) != ref.attempt {
+                // The site runs something the coordinator no longer wants there.
+                commands.append(.jobCancel(.with { $0.jobID = id; $0.reason = "the coordinator no longer assigns this job here" }))
+            }
+        }
+        let record = SiteRecord(
+            descriptor: descriptor, pools: Array(site.pools.values), agentVersion: hello.agentVersion,
+            firstSeenMs: site.firstSeenMs, lastSeenMs: now, draining: site.draining)
+        let lost = changes
+        try await commit(store.enqueueWrite { tx in
+            try tx.upsertSite(record)
+            for (job, event) in lost {
+                try tx.updateJob(job)
+                try tx.appendEvent(event)
+            }
+        })
+        if !lost.isEmpty { requestPlacement() }
+        requestPlacement()
+        return AttachResult(resumeFrom: resume, commands: commands)
+    }
+
+    static func cancelCommand(_ job: JobRecord) -> Estuary_V1_JobCancel {
+        .with {
+            $0.jobID = job.id.rawValue
+            $0.reason = job.cancelReason ?? "cancelled"
+        }
+    }
+
+    static func isTerminal(_ state: Estuary_V1_JobState) -> Bool {
+        switch state {
+        case .succeeded, .failed, .cancelled, .lost, .rejected: true
+        default: false
+        }
+    }
+
+    /// The session ended. Its jobs keep their capacity until the site returns or is lost.
+    func detach(site siteID: SiteID, link: SiteLink) {
+        guard sites[siteID]?.link === link else { return }
+        sites[siteID]?.link = nil
+        sites[siteID]?.unreachableSinceMs = clock()
+        logger.info("site disconnected", metadata: ["site": "\(siteID)", "session": "\(link.sessionID)"])
+    }
+
+    /// Any envelope from the site proves it alive.
+    func touch(site siteID: SiteID, link: SiteLink) {
+        guard sites[siteID]?.link === link else { return }
+        sites[siteID]?.lastSeenMs = clock()
+        if sites[siteID]?.unreachableSinceMs != nil {
+            sites[siteID]?.unreachableSinceMs = nil
+            requestPlacement()
+        }
+    }
+
+    func capacity(site siteID: SiteID, link: SiteLink, report: Estuary_V1_CapacityReport) async {
+        guard var site = sites[siteID], site.link === link else { return }
+        let before = site.pools
+        var pools = report.full ? [:] : site.pools
+        for pool in report.pools {
+            guard let capacity = try? PoolCapacity(wire: pool) else {
+                logger.warning("malformed pool in capacity report ignored", metadata: ["site": "\(siteID)"])
+                continue
+            }
+            pools[capacity.acceleratorClass] = capacity
+        }
+        site.pools = pools
+        site.lastSeenMs = clock()
+        site.unreachableSinceMs = nil
+        sites[siteID] = site
+        // Persist only when the shape changes (classes or counts), not the free figures of
+        // every report: thousands of sites report every few seconds.
+        let shape = { (pools: [AcceleratorClass: PoolCapacity]) in pools.mapValues { [$0.count, $0.simulated ? 1 : 0] } }
+        if shape(before) != shape(pools) {
+            let record = SiteRecord(
+                descriptor: site.descriptor, pools: pools.values.sorted { $0.acceleratorClass < $1.acceleratorClass },
+                agentVersion: site.agentVersion, firstSeenMs: site.firstSeenMs, lastSeenMs: site.lastSeenMs,
+                draining: site.draining)
+            _ = try? await commit(store.enqueueWrite { tx in try tx.upsertSite(record) })
+            requestPlacement()
+        }
+    }
+
+    /// Marks silent sites unreachable, and the jobs of sites unreachable for too long lost.
+    func sweep() async {
+        let now = clock()
+        var changes: [(JobRecord, JobEventRecord)] = []
+        for (siteID, site) in sites {
+            if site.unreachableSinceMs == nil, now - site.lastSeenMs > configuration.unreachableAfterMs {
+                sites[siteID]?.unreachableSinceMs = site.lastSeenMs
+                logger.warning("site unreachable: no reports", metadata: ["site": "\(siteID)"])
+            }
+            guard let since = sites[siteID]?.unreachableSinceMs, now - since > configuration.lostAfterMs else { continue }
+            for var job in active.values where job.siteID == siteID && job.state.holdsCapacity {
+                let seconds = (now - since) / 1000
+                let event = transition(&job, to: .lost, cause: "site \(siteID) unreachable for \(seconds) s", source: "coordinator")
+                changes.append((job, event))
+            }
+        }
+        guard !changes.isEmpty else { return }
+        let records = changes
+        _ = try? await commit(store.enqueueWrite { tx in
+            for (job, event) in records {
+                try tx.updateJob(job)
+                try tx.appendEvent(event)
+            }
+        })
+        requestPlacement()
+    }
+
+    /// Sends Drain to every site and closes the sessions (graceful shutdown).
+    func drainAll(retryAfterMs: UInt32) {
+        for (_, site) in sites {
+            site.link?.close(with: .with {
+                $0.drain = .with {
+                    $0.reason = "coordinator shutting down"
+                    $0.retryAfterMs = retryAfterMs
+                }
+            })
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import EstuaryModel
+import EstuaryStore
+import EstuaryWire
+
+extension CoordinatorCore {
+    /// Applies a batch of reliable upstream envelopes (JobUpdate, UsageBatch) from one session
+    /// in one transaction together with the site's cursor, and returns the new cursor to ack.
+    /// Envelopes at or below the cursor are duplicates from a resend: skipped, still acked.
+    func applyUpstream(site siteID: SiteID, link: SiteLink, envelopes: [Estuary_V1_Envelope]) async throws -> UInt64 {
+        guard sites[siteID]?.link === link, var cursor = cursors[siteID] else {
+            throw SessionFailure(code: .sessionReplaced, message: "this session was replaced")
+        }
+        var changes: [(JobRecord, JobEventRecord)] = []
+        var usage: [UsageRecord] = []
+        for envelope in envelopes {
+            guard envelope.seq > cursor.seq else { continue }
+            if envelope.seq != cursor.seq + 1 {
+                logger.warning(
+                    "gap in upstream seq",
+                    metadata: ["site": "\(siteID)", "expected": "\(cursor.seq + 1)", "got": "\(envelope.seq)"])
+            }
+            cursor.seq = envelope.seq
+            switch envelope.body {
+            case .jobUpdate(let update):
+                if let change = apply(update, from: siteID) { changes.append(change) }
+            case .usage(let batch):
+                for record in batch.records {
+                    guard let parsed = try? UsageRecord(wire: record, siteID: siteID) else {
+                        logger.warning("malformed usage record ignored", metadata: ["site": "\(siteID)", "record": "\(record.recordID)"])
+                        continue
+                    }
+                    usage.append(parsed)
+                }
+            default:
+                continue
+            }
+        }
+        cursors[siteID] = cursor
+        let records = changes
+        let usageRecords = usage
+        let (epoch, seq) = cursor
+        let now = clock()
+        let skipped = try await commit(store.enqueueWrite { tx -> Int in
+            for (job, event) in records {
+                try tx.updateJob(job)
+                try tx.appendEvent(event)
+            }
+            var skipped = 0
+            for record in usageRecords {
+                // A site may only report usage for jobs that ran there.
+                guard record.unitMilliseconds >= 0, let job = try tx.job(record.jobID), job.siteID == siteID else {
+                    skipped += 1
+                    continue
+                }
+                try tx.insertUsage(record, recordedAtMs: now)
+            }
+            try tx.setCursor(site: siteID, epoch: epoch, seq: seq)
+            return skipped
+        })
+        if skipped > 0 {
+            logger.warning("usage records for jobs not at this site ignored", metadata: ["site": "\(siteID)", "count": "\(skipped)"])
+        }
+        if records.contains(where: { !$0.0.state.holdsCapacity }) { requestPlacement() }
+        return seq
+    }
+
+    /// Decides what one JobUpdate does to its job: a transition, or nothing when it is stale
+    /// (older attempt, another site, or a step backwards) or a duplicate.
+    func apply(_ update: Estuary_V1_JobUpdate, from siteID: SiteID) -> (JobRecord, JobEventRecord)? {
+        let id = JobID(rawValue: update.jobID)
+        guard var job = active[id], job.siteID == siteID, UInt32(job.attempt) == update.attempt else {
+            logger.debug("stale job update ignored", metadata: ["job": "\(update.jobID)", "site": "\(siteID)"])
+            return nil
+        }
+        let source = "site:\(siteID)"
+        let siteAt = update.atMs == 0 ? nil : update.atMs
+        if update.hasExitCode_p { job.exitCode = Int(update.exitCode) }
+        if update.signal != 0 { job.signal = Int(update.signal) }
+        let next: JobState
+        var cause = update.message
+        switch update.state {
+        case .starting: next = .starting
+        case .running: next = .running
+        case .succeeded: next = .succeeded
+        case .failed: next = .failed
+        case .cancelled: next = .cancelled
+        case .lost: next = .lost
+        case .rejected:
+            guard job.state == .placed || job.state == .starting else { return nil }
+            let reason = update.message.isEmpty ? "no reason given" : update.message
+            if job.cancelRequested {
+                return (job, transition(&job, to: .cancelled, cause: job.cancelReason ?? "cancelled", source: source, siteAtMs: siteAt))
+            }
+            if job.attempt >= configuration.maxAttempts {
+                let event = transition(
+                    &job, to: .failed, cause: "rejected \(job.attempt) times; last by \(siteID): \(reason)", source: source,
+                    siteAtMs: siteAt)
+                return (job, event)
+            }
+            return (job, transition(&job, to: .queued, cause: "rejected by \(siteID): \(reason)", source: source, siteAtMs: siteAt))
+        case .unspecified, .UNRECOGNIZED:
+            return nil
+        }
+        guard next.progress > job.state.progress, job.state.canTransition(to: next) else { return nil }
+        if cause.isEmpty {
+            switch next {
+            case .succeeded: cause = "exit code 0"
+            case .failed: cause = job.signal.map { "killed by signal \($0)" } ?? "exit code \(job.exitCode ?? -1)"
+            case .starting: cause = "accepted by \(siteID)"
+            case .running: cause = "started at \(siteID)"
+            case .cancelled: cause = job.cancelReason ?? "cancelled at the site"
+            default: cause = "reported by \(siteID)"
+            }
+        }
+        return (job, transition(&job, to: next, cause: cause, source: source, siteAtMs: siteAt))
+    }
+}
+
+/// A reason to end a session with an Error envelope.
+struct SessionFailure: Error {
+    var code: Estuary_V1_ErrorCode
+    var message: String
+}

@@ -1,0 +1,230 @@
+import EstuaryModel
+import EstuaryTransport
+import EstuaryWire
+import Logging
+import Synchronization
+
+/// Runs the coordinator's side of one agent session (Protocol/PROTOCOL.md): handshake, then
+/// three cooperating loops — the reader (capacity, logs, and reliable envelopes into the
+/// upstream buffer), the applier (batches into the store, then acks) and the writer (queued
+/// commands out, each stamped with the latest ack).
+struct SessionHandler: MeshSessionHandler {
+    let core: CoordinatorCore
+    let logs: LogStore
+    let configuration: CoordinatorConfiguration
+    let shuttingDown: AtomicBox<Bool>
+    let logger: Logger
+
+    func admit(_ request: SessionRequest) async -> SessionRefusal? {
+        if shuttingDown.value.load(ordering: .relaxed) {
+            return SessionRefusal(status: 503, message: "coordinator is shutting down", retryAfterSeconds: 5)
+        }
+        guard let header = request.headers[SessionHTTP.protocolHeader] else {
+            return SessionRefusal(status: 400, message: "missing \(SessionHTTP.protocolHeader) header")
+        }
+        guard WireProtocol.negotiate(request.protocolVersions) != nil else {
+            return SessionRefusal(
+                status: 400,
+                message: "no common protocol version: agent offers \(header), coordinator speaks \(WireProtocol.versionsHeaderValue())")
+        }
+        guard let site = request.siteHeader, Identifiers.isWellFormed(site) else {
+            return SessionRefusal(status: 400, message: "missing or ill-formed \(SessionHTTP.siteHeader) header")
+        }
+        return nil
+    }
+
+    func run(_ session: MeshServerSession) async {
+        var reader = session.reader
+        let opened: (SiteDescriptor, Estuary_V1_Hello)
+        do {
+            opened = try await handshakeHello(&reader, request: session.request)
+        } catch let failure as SessionFailure {
+            await refuse(session, failure)
+            return
+        } catch let error as FrameError {
+            await refuse(session, SessionFailure(code: error.protocolErrorCode, message: error.description))
+            return
+        } catch {
+            logger.debug("session ended before Hello", metadata: ["error": "\(error)"])
+            return
+        }
+        let (descriptor, hello) = opened
+        let site = descriptor.id
+        let link = SiteLink(sessionID: Self.sessionID())
+        var sessionLogger = self.logger
+        sessionLogger[metadataKey: "site"] = "\(site)"
+        sessionLogger[metadataKey: "session"] = "\(link.sessionID)"
+        let logger = sessionLogger
+
+        let attached: AttachResult
+        do {
+            attached = try await core.attach(hello: hello, descriptor: descriptor, link: link)
+        } catch {
+            await refuse(session, SessionFailure(code: .internal, message: "cannot register the site: \(error)"))
+            return
+        }
+        let compression = Compression.negotiate(offered: hello.compression)
+        let welcome = Estuary_V1_Envelope(ack: attached.resumeFrom, body: .welcome(.with {
+            $0.protocolVersion = WireProtocol.negotiate(hello.protocolVersions) ?? 1
+            $0.compression = compression == .none ? "" : compression.rawValue
+            $0.maxFrameBytes = UInt32(configuration.mesh.frames.maxFrameBytes)
+            $0.resumeFrom = attached.resumeFrom
+            $0.sessionID = link.sessionID
+            $0.reportIntervalMs = UInt32(configuration.reportIntervalMs)
+            $0.coordinatorID = configuration.coordinatorID
+        }))
+        do {
+            try await session.writer.send(welcome)
+        } catch {
+            await core.detach(site: site, link: link)
+            return
+        }
+        session.codec.use(compression)
+        session.markEstablished()
+        logger.info("site connected", metadata: ["resume_from": "\(attached.resumeFrom)", "compression": "\(compression)"])
+        for command in attached.commands { link.sendReliable(command) }
+
+        let ack = AtomicBox<UInt64>(attached.resumeFrom)
+        let writer = session.writer
+        let upstream = Handoff(reader)
+        let buffer = UpstreamBuffer()
+        enum Part { case reader, applier, writer }
+        do {
+            try await withThrowingTaskGroup(of: Part.self) { group in
+                group.addTask {
+                    defer { buffer.finish() }
+                    try await readLoop(upstream.value, site: site, link: link, buffer: buffer, logger: logger)
+                    return .reader
+                }
+                group.addTask {
+                    defer { link.close() }
+                    while let batch = await buffer.takeAll() {
+                        let seq = try await core.applyUpstream(site: site, link: link, envelopes: batch)
+                        ack.value.store(seq, ordering: .relaxed)
+                        link.send(Estuary_V1_Envelope())  // a pure ack
+                    }
+                    return .applier
+                }
+                group.addTask {
+                    for await var envelope in link.outgoing {
+                        envelope.ack = ack.value.load(ordering: .relaxed)
+                        try await writer.send(envelope)
+                    }
+                    return .writer
+                }
+                // The reader ending cleanly lets the applier finish its last batch and close the
+                // link; anything else (the link closed by a replacement or shutdown) ends all.
+                if try await group.next() != .reader { group.cancelAll() }
+                try await group.waitForAll()
+            }
+        } catch {
+            logger.info("session ended", metadata: ["reason": "\(error)"])
+        }
+        await core.detach(site: site, link: link)
+        await writer.finish()
+    }
+
+    /// Reads the first envelope, which must be a Hello that matches the request headers.
+    private func handshakeHello(
+        _ reader: inout EnvelopeReader, request: SessionRequest
+    ) async throws -> (SiteDescriptor, Estuary_V1_Hello) {
+        guard let first = try await reader.next() else {
+            throw SessionFailure(code: .protocolViolation, message: "stream ended before Hello")
+        }
+        guard case .hello(let hello) = first.body else {
+            throw SessionFailure(code: .protocolViolation, message: "the first envelope of a session must be Hello")
+        }
+        guard WireProtocol.negotiate(hello.protocolVersions) != nil else {
+            throw SessionFailure(
+                code: .unsupportedVersion,
+                message: "no common protocol version: offered \(hello.protocolVersions), supported \(WireProtocol.supportedVersions)")
+        }
+        let descriptor: SiteDescriptor
+        do {
+            descriptor = try SiteDescriptor(wire: hello.site)
+        } catch {
+            throw SessionFailure(code: .protocolViolation, message: "Hello.site is invalid: \(error)")
+        }
+        if let header = request.siteHeader, header != descriptor.id.rawValue {
+            throw SessionFailure(
+                code: .protocolViolation,
+                message: "the \(SessionHTTP.siteHeader) header says \(header) but Hello says \(descriptor.id)")
+        }
+        return (descriptor, hello)
+    }
+
+    private func readLoop(
+        _ reader: EnvelopeReader, site: SiteID, link: SiteLink, buffer: UpstreamBuffer, logger: Logger
+    ) async throws {
+        do {
+            for try await envelope in reader {
+                await core.touch(site: site, link: link)
+                if envelope.seq > 0 {
+                    await buffer.append(envelope)
+                    continue
+                }
+                switch envelope.body {
+                case .capacity(let report):
+                    await core.capacity(site: site, link: link, report: report)
+                case .logChunk(let chunk):
+                    writeLog(chunk, logger: logger)
+                case .error(let error):
+                    logger.warning("agent reported an error", metadata: ["code": "\(error.code)", "message": "\(error.message)"])
+                    if error.fatal { return }
+                case .drain(let drain):
+                    logger.info("agent is draining", metadata: ["reason": "\(drain.reason)"])
+                    return
+                case .hello:
+                    link.close(with: Self.errorEnvelope(.protocolViolation, "Hello may only open a session"))
+                    return
+                case .jobUpdate, .usage:
+                    link.close(with: Self.errorEnvelope(.protocolViolation, "JobUpdate and UsageBatch must carry a seq"))
+                    return
+                case nil, .welcome, .jobAssign, .jobCancel:
+                    continue  // pure acks; downstream-only bodies are ignored
+                }
+            }
+        } catch let error as FrameError {
+            logger.warning("bad frame from agent; ending session", metadata: ["error": "\(error)"])
+            link.close(with: Self.errorEnvelope(error.protocolErrorCode, error.description))
+        }
+    }
+
+    private func writeLog(_ chunk: Estuary_V1_LogChunk, logger: Logger) {
+        let stream: LogStreamKind = chunk.stream == .stderr ? .stderr : .stdout
+        let outcome = logs.write(job: JobID(rawValue: chunk.jobID), stream: stream, offset: chunk.offset, data: Array(chunk.data))
+        if outcome == .invalid {
+            logger.warning("log chunk refused", metadata: ["job": "\(chunk.jobID)"])
+        }
+    }
+
+    private func refuse(_ session: MeshServerSession, _ failure: SessionFailure) async {
+        logger.warning(
+            "session refused", metadata: ["remote": "\(session.request.remoteAddress)", "code": "\(failure.code)", "reason": "\(failure.message)"])
+        try? await session.writer.send(Self.errorEnvelope(failure.code, failure.message))
+        await session.writer.finish()
+    }
+
+    static func errorEnvelope(_ code: Estuary_V1_ErrorCode, _ message: String) -> Estuary_V1_Envelope {
+        Estuary_V1_Envelope(body: .error(.with {
+            $0.code = code
+            $0.message = message
+            $0.fatal = true
+        }))
+    }
+
+    static func sessionID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "s-" + String(generator.next() as UInt64, radix: 36)
+    }
+}
+
+/// Moves a non-Sendable value into exactly one child task.
+///
+/// Safe because the creator gives the value up: `run` never touches the reader after wrapping
+/// it, and only the reader task unwraps it. The compiler cannot prove this on its own since the
+/// reader was derived from the stream that the server lends to `run`.
+struct Handoff<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

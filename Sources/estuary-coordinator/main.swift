@@ -1,0 +1,104 @@
+import ArgumentParser
+import EstuaryCoordinator
+import EstuaryModel
+import Logging
+
+/// estuary-coordinator: schedules jobs onto sites and records what they ran.
+@main
+struct EstuaryCoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "estuary-coordinator",
+        abstract: "Run an Estuary coordinator: the mesh listener for site agents and the admin/user API.",
+        discussion: """
+            Agents dial the mesh port (default 7401) and keep one HTTP/2 session open; estuaryctl and
+            other clients use the JSON API (default 7400, HTTP/1.1 and h2c on one port).
+
+            State lives in --data-dir: estuary.sqlite (jobs, events, sites, usage), logs/ (captured
+            job output) and the files mesh.port and api.port with the bound ports.
+
+            Until TLS arrives, the mesh runs cleartext h2c and the coordinator refuses to start
+            without --insecure-dev, which says exactly that.
+
+            Example:
+              estuary-coordinator run --data-dir ./dev-mesh/coordinator --insecure-dev
+            """,
+        subcommands: [Run.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start the coordinator (the default command).")
+
+    @Option(help: "Directory for the store, captured logs and port files.")
+    var dataDir: String
+
+    @Option(help: "Address the mesh listener binds.")
+    var meshHost: String = "127.0.0.1"
+
+    @Option(help: "Mesh port for agent sessions (0 = any free port; see <data-dir>/mesh.port).")
+    var meshPort: Int = 7401
+
+    @Option(help: "Address the API binds.")
+    var apiHost: String = "127.0.0.1"
+
+    @Option(help: "API port (0 = any free port; see <data-dir>/api.port).")
+    var apiPort: Int = 7400
+
+    @Flag(help: "Accept cleartext h2c sessions on the mesh port, without TLS or authentication. Development only.")
+    var insecureDev = false
+
+    @Option(help: "How often agents report capacity, in whole seconds, e.g. 5s.")
+    var reportInterval: String = "5s"
+
+    @Option(help: "How long a site may be unreachable before its running jobs are declared lost, e.g. 10m.")
+    var lostAfter: String = "10m"
+
+    @Option(help: "Close mesh connections that have not completed a handshake within this time.")
+    var handshakeTimeout: String = "10s"
+
+    @Option(help: "Name of this coordinator, sent to agents in Welcome.")
+    var coordinatorID: String = "coordinator"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        var problems: [String] = []
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level: unknown level \(logLevel)")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var configuration = CoordinatorConfiguration(dataDirectory: dataDir)
+        configuration.coordinatorID = coordinatorID
+        configuration.mesh.host = meshHost
+        configuration.mesh.port = meshPort
+        configuration.apiHost = apiHost
+        configuration.apiPort = apiPort
+        configuration.insecureDev = insecureDev
+        if let seconds = WalltimeParser.seconds(from: reportInterval), seconds > 0 {
+            configuration.reportIntervalMs = seconds * 1000
+        } else {
+            problems.append("--report-interval: expected a duration such as 5s")
+        }
+        if let seconds = WalltimeParser.seconds(from: lostAfter), seconds > 0 {
+            configuration.lostAfterMs = Int64(seconds) * 1000
+        } else {
+            problems.append("--lost-after: expected a duration such as 10m")
+        }
+        if let seconds = WalltimeParser.seconds(from: handshakeTimeout), seconds > 0 {
+            configuration.mesh.handshakeTimeout = .seconds(Int64(seconds))
+        } else {
+            problems.append("--handshake-timeout: expected a duration such as 10s")
+        }
+        problems += configuration.validate()
+        guard problems.isEmpty else {
+            throw ValidationError("invalid configuration:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+        try await Coordinator.run(configuration: configuration, logger: Logger(label: "estuary.coordinator"))
+    }
+}
