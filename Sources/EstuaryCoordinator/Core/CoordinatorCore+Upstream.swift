@@ -89,15 +89,14 @@ extension CoordinatorCore {
             guard job.state == .placed || job.state == .starting else { return nil }
             let reason = update.message.isEmpty ? "no reason given" : update.message
             if job.cancelRequested {
-                return (job, transition(&job, to: .cancelled, cause: job.cancelReason ?? "cancelled", source: source, siteAtMs: siteAt))
+                return transitioned(job, to: .cancelled, cause: job.cancelReason ?? "cancelled", source: source, siteAtMs: siteAt)
             }
             if job.attempt >= configuration.maxAttempts {
-                let event = transition(
-                    &job, to: .failed, cause: "rejected \(job.attempt) times; last by \(siteID): \(reason)", source: source,
+                return transitioned(
+                    job, to: .failed, cause: "rejected \(job.attempt) times; last by \(siteID): \(reason)", source: source,
                     siteAtMs: siteAt)
-                return (job, event)
             }
-            return (job, transition(&job, to: .queued, cause: "rejected by \(siteID): \(reason)", source: source, siteAtMs: siteAt))
+            return transitioned(job, to: .queued, cause: "rejected by \(siteID): \(reason)", source: source, siteAtMs: siteAt)
         case .unspecified, .UNRECOGNIZED:
             return nil
         }
@@ -112,7 +111,18 @@ extension CoordinatorCore {
             default: cause = "reported by \(siteID)"
             }
         }
-        return (job, transition(&job, to: next, cause: cause, source: source, siteAtMs: siteAt))
+        return transitioned(job, to: next, cause: cause, source: source, siteAtMs: siteAt)
+    }
+}
+
+extension CoordinatorCore {
+    /// `transition` for callers that want the changed job and its event as one value.
+    func transitioned(
+        _ job: JobRecord, to next: JobState, cause: String, source: String, siteAtMs: Int64? = nil
+    ) -> (JobRecord, JobEventRecord) {
+        var changed = job
+        let event = transition(&changed, to: next, cause: cause, source: source, siteAtMs: siteAtMs)
+        return (changed, event)
     }
 }
 

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+extension EstuaryBench {
+    /// Every benchmark subcommand; each lives in its own file.
+    static let all: [any ParsableCommand.Type] = [
+        CodecBenchmark.self,
+        SessionsBenchmark.self,
+        JobsBenchmark.self,
+        AgentFootprintBenchmark.self,
+    ]
+}

@@ -1,0 +1,232 @@
+import EstuaryModel
+import EstuaryStore
+import EstuaryWire
+import Foundation
+import Logging
+import Testing
+
+@testable import EstuaryCoordinator
+
+/// The coordinator core driven directly (no sockets) over a real SQLite store in a temp dir.
+@Suite("Coordinator core")
+struct CoreTests {
+    final class Fixture: Sendable {
+        let directory: String
+        let store: CoordinatorStore
+        let core: CoordinatorCore
+
+        init(maxAttempts: Int = 3) async throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("estuary-core-\(UUID().uuidString)").path
+            store = try CoordinatorStore(directory: directory, logger: Logger(label: "test"))
+            var configuration = CoordinatorConfiguration(dataDirectory: directory)
+            configuration.maxAttempts = maxAttempts
+            core = CoordinatorCore(
+                store: store, configuration: configuration, logger: Logger(label: "test"), clock: { 1_000 },
+                onFatal: { error in Issue.record("fatal store error: \(error)") })
+            try await core.bootstrap()
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+        /// Connects a site with one pool, as a Hello would, and returns its link.
+        func connect(
+            _ site: String, pool: String = "cpu-x86-64", count: Int = 8, known: [Estuary_V1_JobRef] = [], epoch: String = "e1"
+        ) async throws -> (SiteLink, AttachResult) {
+            let link = SiteLink(sessionID: "s-\(site)")
+            var hello = Estuary_V1_Hello()
+            hello.site = .with { $0.id = site; $0.region = "test"; $0.driver = "process" }
+            hello.knownJobs = known
+            hello.outboxEpoch = epoch
+            let descriptor = SiteDescriptor(id: SiteID(rawValue: site), displayName: site, region: "test", zones: [], driver: "process")
+            let result = try await core.attach(hello: hello, descriptor: descriptor, link: link)
+            await core.capacity(site: SiteID(rawValue: site), link: link, report: .with {
+                $0.full = true
+                $0.pools = [.with { $0.acceleratorClass = pool; $0.count = UInt32(count); $0.free = UInt32(count) }]
+            })
+            return (link, result)
+        }
+
+        func submit(_ name: String, units: Int = 1, key: String? = nil) async throws -> JobID {
+            let spec = JobSpec(
+                name: name, tenant: "t", command: ["/bin/true"],
+                resources: ResourceRequest(acceleratorClass: "cpu-x86-64", count: units), walltimeSeconds: 60,
+                idempotencyKey: key)
+            return try await core.submit(spec).job.id
+        }
+
+        func state(_ id: JobID) async throws -> JobState? {
+            try await store.read { tx in try tx.job(id)?.state }
+        }
+    }
+
+    /// The next envelope a site link would send, without waiting forever.
+    static func next(_ link: SiteLink) async -> Estuary_V1_Envelope? {
+        await withTaskGroup(of: Estuary_V1_Envelope?.self) { group in
+            group.addTask {
+                var iterator = link.outgoing.makeAsyncIterator()
+                return await iterator.next()
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    static func update(_ job: JobID, _ state: Estuary_V1_JobState, attempt: UInt32 = 1, seq: UInt64) -> Estuary_V1_Envelope {
+        Estuary_V1_Envelope(seq: seq, body: .jobUpdate(.with {
+            $0.jobID = job.rawValue
+            $0.attempt = attempt
+            $0.state = state
+            if state == .succeeded { $0.hasExitCode_p = true }
+        }))
+    }
+
+    @Test("a submitted job is placed on a site with free units and assigned after the commit")
+    func placement() async throws {
+        let fixture = try await Fixture()
+        let (link, _) = try await fixture.connect("gz", count: 4)
+        let id = try await fixture.submit("a", units: 4)
+        await fixture.core.placeQueued()
+        #expect(try await fixture.state(id) == .placed)
+        guard case .jobAssign(let assign)? = await Self.next(link)?.body else {
+            Issue.record("no JobAssign sent")
+            return
+        }
+        #expect(assign.jobID == id.rawValue)
+        #expect(assign.attempt == 1)
+        // The pool is now full: a second job waits.
+        let second = try await fixture.submit("b", units: 1)
+        await fixture.core.placeQueued()
+        #expect(try await fixture.state(second) == .queued)
+    }
+
+    @Test("an idempotency key returns the same job; a different spec with that key is a conflict")
+    func idempotency() async throws {
+        let fixture = try await Fixture()
+        let first = try await fixture.submit("a", key: "k")
+        let again = try await fixture.submit("a", key: "k")
+        #expect(first == again)
+        await #expect(throws: BackendError.self) { _ = try await fixture.submit("b", key: "k") }
+    }
+
+    @Test("resent upstream envelopes are acked but applied once")
+    func duplicatesAppliedOnce() async throws {
+        let fixture = try await Fixture()
+        let (link, _) = try await fixture.connect("gz")
+        let id = try await fixture.submit("a")
+        await fixture.core.placeQueued()
+        let usage = Estuary_V1_Envelope(seq: 3, body: .usage(.with {
+            $0.records = [.with {
+                $0.recordID = "u-\(id)-1"
+                $0.jobID = id.rawValue
+                $0.acceleratorClass = "cpu-x86-64"
+                $0.units = 1
+                $0.startedAtMs = 100
+                $0.endedAtMs = 1_100
+            }]
+        }))
+        let batch = [Self.update(id, .running, seq: 1), Self.update(id, .succeeded, seq: 2), usage]
+        let ack1 = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: batch)
+        let ack2 = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: batch)
+        #expect(ack1 == 3)
+        #expect(ack2 == 3)
+        #expect(try await fixture.state(id) == .succeeded)
+        let records = try await fixture.store.read { tx in try tx.usage(job: nil) }
+        #expect(records.count == 1)
+        #expect(records.first?.unitMilliseconds == 1_000)
+        let events = try await fixture.store.read { tx in try tx.events(job: id).map(\.state) }
+        #expect(events == [.submitted, .queued, .placed, .running, .succeeded])
+    }
+
+    @Test("updates for another attempt or from another site are ignored")
+    func staleUpdates() async throws {
+        let fixture = try await Fixture()
+        let (gz, _) = try await fixture.connect("gz")
+        let (sz, _) = try await fixture.connect("sz", count: 0)
+        let id = try await fixture.submit("a")
+        await fixture.core.placeQueued()
+        _ = try await fixture.core.applyUpstream(site: "gz", link: gz, envelopes: [Self.update(id, .succeeded, attempt: 7, seq: 1)])
+        _ = try await fixture.core.applyUpstream(site: "sz", link: sz, envelopes: [Self.update(id, .succeeded, seq: 1)])
+        #expect(try await fixture.state(id) == .placed)
+    }
+
+    @Test("a rejected job is placed again, and fails after the attempt limit")
+    func rejections() async throws {
+        let fixture = try await Fixture(maxAttempts: 2)
+        let (link, _) = try await fixture.connect("gz")
+        let id = try await fixture.submit("a")
+        await fixture.core.placeQueued()
+        _ = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: [Self.update(id, .rejected, attempt: 1, seq: 1)])
+        #expect(try await fixture.state(id) == .queued)
+        await fixture.core.placeQueued()
+        #expect(try await fixture.state(id) == .placed)
+        _ = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: [Self.update(id, .rejected, attempt: 2, seq: 2)])
+        #expect(try await fixture.state(id) == .failed)
+    }
+
+    @Test("on reconnect, placed jobs the agent lacks are resent and running jobs it forgot are lost")
+    func reconciliation() async throws {
+        let fixture = try await Fixture()
+        let (link, _) = try await fixture.connect("gz")
+        let placed = try await fixture.submit("placed")
+        let running = try await fixture.submit("running")
+        let kept = try await fixture.submit("kept")
+        await fixture.core.placeQueued()
+        _ = try await fixture.core.applyUpstream(
+            site: "gz", link: link, envelopes: [Self.update(running, .running, seq: 1), Self.update(kept, .running, seq: 2)])
+        let known = [Estuary_V1_JobRef.with { $0.jobID = kept.rawValue; $0.state = .running; $0.attempt = 1 }]
+        let (_, result) = try await fixture.connect("gz", known: known)
+        #expect(result.resumeFrom == 2)
+        let resent = result.commands.compactMap { command -> String? in
+            if case .jobAssign(let assign) = command { return assign.jobID }
+            return nil
+        }
+        #expect(resent == [placed.rawValue])
+        #expect(try await fixture.state(running) == .lost)
+        #expect(try await fixture.state(kept) == .running)
+    }
+
+    @Test("cancelling a queued job ends it; cancelling a running one asks its site")
+    func cancel() async throws {
+        let fixture = try await Fixture()
+        let queued = try await fixture.submit("q", units: 100)
+        _ = try await fixture.core.cancel(queued, reason: "")
+        #expect(try await fixture.state(queued) == .cancelled)
+
+        let (link, _) = try await fixture.connect("gz")
+        let running = try await fixture.submit("r")
+        await fixture.core.placeQueued()
+        _ = await Self.next(link)  // the JobAssign
+        let view = try await fixture.core.cancel(running, reason: "enough")
+        #expect(view.cancelRequested)
+        guard case .jobCancel(let cancel)? = await Self.next(link)?.body else {
+            Issue.record("no JobCancel sent")
+            return
+        }
+        #expect(cancel.jobID == running.rawValue)
+        await #expect(throws: BackendError.self) { _ = try await fixture.core.cancel(queued, reason: "") }
+    }
+
+    @Test("a restarted core restores queued jobs and allocations from the store")
+    func bootstrapRestores() async throws {
+        let fixture = try await Fixture()
+        _ = try await fixture.connect("gz", count: 2)
+        let placed = try await fixture.submit("p", units: 2)
+        await fixture.core.placeQueued()
+        let waiting = try await fixture.submit("w", units: 1)
+        let restarted = CoordinatorCore(
+            store: fixture.store, configuration: CoordinatorConfiguration(dataDirectory: fixture.directory),
+            logger: Logger(label: "test"), clock: { 2_000 }, onFatal: { _ in })
+        try await restarted.bootstrap()
+        #expect(await restarted.queuedCount() == 1)
+        let site = await restarted.siteViews().first
+        #expect(site?.allocated["cpu-x86-64"] == 2)
+        #expect(site?.state == .unreachable)
+        _ = placed
+        _ = waiting
+    }
+}
