@@ -1,0 +1,76 @@
+import EstuaryModel
+
+/// What went wrong in a command, and the process exit status it maps to.
+///
+/// | status | meaning |
+/// |---|---|
+/// | 0 | ok |
+/// | 1 | server or other error |
+/// | 2 | usage error (bad flags or arguments) |
+/// | 3 | not found |
+/// | 4 | invalid input: a job file, or a request the coordinator rejected as invalid |
+/// | 5 | coordinator unreachable |
+/// | 6 | `job submit --wait`: the job ended other than `succeeded` |
+enum CLIError: Error, CustomStringConvertible {
+    /// The coordinator answered with an error body.
+    case api(status: Int, body: APIErrorBody)
+    /// The coordinator answered with something that is not the API (a proxy page, another service).
+    case unexpectedResponse(status: Int, detail: String)
+    case unreachable(url: String, reason: String)
+    case invalidJobFile(path: String, JobFileErrorLines)
+    case other(String)
+    /// `--wait` saw the job end in `state`.
+    case jobDidNotSucceed(JobID, JobState)
+
+    /// Lines of a job-file problem list (kept separate so this file needs no EstuaryConfig import).
+    typealias JobFileErrorLines = [String]
+
+    var exitCode: Int32 {
+        switch self {
+        case .api(let status, let body):
+            if status == 404 || body.error.code == "not_found" { return ExitStatus.notFound }
+            if status == 400 || body.error.code == "invalid_request" { return ExitStatus.invalidInput }
+            return ExitStatus.failure
+        case .unexpectedResponse, .other: return ExitStatus.failure
+        case .unreachable: return ExitStatus.unreachable
+        case .invalidJobFile: return ExitStatus.invalidInput
+        case .jobDidNotSucceed: return ExitStatus.jobFailed
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .api(let status, let body):
+            var lines = ["error: \(body.error.message) (HTTP \(status), \(body.error.code))"]
+            if let fields = body.error.fields, !fields.isEmpty {
+                lines = ["error: the coordinator rejected the request (HTTP \(status)):"]
+                lines += fields.map { "  \($0.field): \($0.message)" }
+            }
+            return lines.joined(separator: "\n")
+        case .unexpectedResponse(let status, let detail):
+            return "error: unexpected response from the coordinator (HTTP \(status)): \(detail)"
+        case .unreachable(let url, let reason):
+            return """
+                error: cannot reach the coordinator at \(url) (\(reason)).
+                  Is it running? For a local mesh start one with `scripts/dev-mesh.sh`; otherwise check the
+                  address given by --coordinator or ESTUARY_COORDINATOR.
+                """
+        case .invalidJobFile(let path, let lines):
+            return (["error: \(path) is not a valid job file:"] + lines.map { "  \($0)" }).joined(separator: "\n")
+        case .other(let message):
+            return "error: \(message)"
+        case .jobDidNotSucceed(let id, let state):
+            return "job \(id) ended \(state)"
+        }
+    }
+}
+
+enum ExitStatus {
+    static let success: Int32 = 0
+    static let failure: Int32 = 1
+    static let usage: Int32 = 2
+    static let notFound: Int32 = 3
+    static let invalidInput: Int32 = 4
+    static let unreachable: Int32 = 5
+    static let jobFailed: Int32 = 6
+}
