@@ -230,3 +230,21 @@ struct CoreTests {
         _ = waiting
     }
 }
+
+extension CoreTests {
+    @Test("a gap in upstream seq applies what came before it, then ends the session")
+    func gapEndsSession() async throws {
+        let fixture = try await Fixture()
+        let (link, _) = try await fixture.connect("gz")
+        let id = try await fixture.submit("a")
+        await fixture.core.placeQueued()
+        await #expect(throws: SessionFailure.self) {
+            _ = try await fixture.core.applyUpstream(
+                site: "gz", link: link, envelopes: [Self.update(id, .running, seq: 1), Self.update(id, .succeeded, seq: 3)])
+        }
+        #expect(try await fixture.state(id) == .running)
+        let (_, result) = try await fixture.connect(
+            "gz", known: [.with { $0.jobID = id.rawValue; $0.state = .running; $0.attempt = 1 }])
+        #expect(result.resumeFrom == 1)
+    }
+}

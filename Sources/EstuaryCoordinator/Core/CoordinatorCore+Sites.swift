@@ -37,6 +37,15 @@ extension CoordinatorCore {
 
         var resume = stored
         if let cached = cursors[siteID], cached.epoch == epoch { resume = max(resume, cached.seq) }
+        if hello.nextSeq > 0, hello.nextSeq - 1 < resume {
+            // The agent's outbox is behind our cursor (restored from a backup, say): its new
+            // messages would all look like duplicates. Rewind to where it is; resent old
+            // messages are harmless (stale updates are ignored, usage dedups by record id).
+            logger.warning(
+                "agent outbox behind the coordinator's cursor; rewinding",
+                metadata: ["site": "\(siteID)", "cursor": "\(resume)", "next_seq": "\(hello.nextSeq)"])
+            resume = hello.nextSeq - 1
+        }
         cursors[siteID] = (epoch, resume)
 
         // Reconcile.

@@ -12,12 +12,16 @@ extension CoordinatorCore {
         }
         var changes: [(JobRecord, JobEventRecord)] = []
         var usage: [UsageRecord] = []
+        var gap: SessionFailure?
         for envelope in envelopes {
             guard envelope.seq > cursor.seq else { continue }
             if envelope.seq != cursor.seq + 1 {
-                logger.warning(
-                    "gap in upstream seq",
-                    metadata: ["site": "\(siteID)", "expected": "\(cursor.seq + 1)", "got": "\(envelope.seq)"])
+                // Applying past a gap would make the missing messages look like duplicates when
+                // they arrive; stop here, and the agent resends from the cursor after reconnect.
+                gap = SessionFailure(
+                    code: .protocolViolation,
+                    message: "upstream seq \(envelope.seq) after \(cursor.seq): a gap; resend from \(cursor.seq + 1)")
+                break
             }
             cursor.seq = envelope.seq
             switch envelope.body {
@@ -61,6 +65,7 @@ extension CoordinatorCore {
             logger.warning("usage records for jobs not at this site ignored", metadata: ["site": "\(siteID)", "count": "\(skipped)"])
         }
         if records.contains(where: { !$0.0.state.holdsCapacity }) { requestPlacement() }
+        if let gap { throw gap }
         return seq
     }
 

@@ -67,7 +67,8 @@ struct SessionHandler: MeshSessionHandler {
         let welcome = Estuary_V1_Envelope(ack: attached.resumeFrom, body: .welcome(.with {
             $0.protocolVersion = WireProtocol.negotiate(hello.protocolVersions) ?? 1
             $0.compression = compression == .none ? "" : compression.rawValue
-            $0.maxFrameBytes = UInt32(configuration.mesh.frames.maxFrameBytes)
+            $0.maxFrameBytes = UInt32(
+                WireProtocol.negotiateMaxFrameBytes(offered: hello.maxFrameBytes, local: configuration.mesh.frames.maxFrameBytes))
             $0.resumeFrom = attached.resumeFrom
             $0.sessionID = link.sessionID
             $0.reportIntervalMs = UInt32(configuration.reportIntervalMs)
@@ -99,9 +100,15 @@ struct SessionHandler: MeshSessionHandler {
                 group.addTask {
                     defer { link.close() }
                     while let batch = await buffer.takeAll() {
-                        let seq = try await core.applyUpstream(site: site, link: link, envelopes: batch)
-                        ack.value.store(seq, ordering: .relaxed)
-                        link.send(Estuary_V1_Envelope())  // a pure ack
+                        do {
+                            let seq = try await core.applyUpstream(site: site, link: link, envelopes: batch)
+                            ack.value.store(seq, ordering: .relaxed)
+                            link.send(Estuary_V1_Envelope())  // a pure ack
+                        } catch let failure as SessionFailure {
+                            logger.warning("ending session", metadata: ["code": "\(failure.code)", "reason": "\(failure.message)"])
+                            link.close(with: Self.errorEnvelope(failure.code, failure.message))
+                            return .applier
+                        }
                     }
                     return .applier
                 }
