@@ -7,8 +7,9 @@ struct UsageCommand: AsyncParsableCommand {
         commandName: "usage",
         abstract: "Show metered usage: which units of which class ran how long, per job attempt.",
         discussion: """
-            One line per usage record, as the sites measured it, with unit-hours
-            (units × hours held). Pricing and bills come from the ledger, not from here.
+            One line per usage record, as the sites measured it, with unit-seconds
+            (units × seconds held, exact to the millisecond) and a total per class.
+            Pricing and bills come from the ledger, not from here.
 
             Examples:
               estuaryctl usage
@@ -28,24 +29,28 @@ struct UsageCommand: AsyncParsableCommand {
     }
 
     static func table(_ records: [UsageRecord]) -> String {
-        var table = TextTable("RECORD", "JOB", "SITE", "CLASS", "UNITS", "STARTED", "DURATION", "UNIT-HOURS", rightAligned: [4, 7])
-        var total: Int64 = 0
+        var table = TextTable("RECORD", "JOB", "SITE", "CLASS", "UNITS", "STARTED", "DURATION", "UNIT-SECONDS", rightAligned: [4, 7])
+        var totals: [String: Int64] = [:]
         for record in records.sorted(by: { $0.startedAtMs < $1.startedAtMs }) {
-            total += record.unitMilliseconds
+            totals[record.acceleratorClass.rawValue, default: 0] += record.unitMilliseconds
             table.add(
                 record.id.rawValue, record.jobID.rawValue, record.siteID.rawValue, record.acceleratorClass.rawValue,
                 String(record.units), TimeText.utc(ms: record.startedAtMs),
-                TimeText.duration(seconds: Int(record.durationMs / 1000)), unitHours(record.unitMilliseconds)
+                TimeText.duration(seconds: Int(record.durationMs / 1000)), unitSeconds(record.unitMilliseconds)
             )
         }
-        if records.count > 1 { table.add("total", "", "", "", "", "", "", unitHours(total)) }
+        // Totals per class: unit-seconds of different classes do not add up to anything.
+        if records.count > 1 {
+            for (acceleratorClass, total) in totals.sorted(by: { $0.key < $1.key }) {
+                table.add("total", "", "", acceleratorClass, "", "", "", unitSeconds(total))
+            }
+        }
         return table.rendered
     }
 
-    /// Unit-milliseconds as unit-hours with two decimals, in integer arithmetic.
-    static func unitHours(_ unitMilliseconds: Int64) -> String {
-        let hundredths = (unitMilliseconds + 18_000) / 36_000
-        let fraction = hundredths % 100
-        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    /// Unit-milliseconds as exact unit-seconds with three decimals (integer arithmetic).
+    static func unitSeconds(_ unitMilliseconds: Int64) -> String {
+        let fraction = String(unitMilliseconds % 1000)
+        return "\(unitMilliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
     }
 }
