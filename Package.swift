@@ -87,15 +87,18 @@ let package = Package(
         .executableTarget(
             name: "estuary-coordinator",
             dependencies: [
-                "EstuaryCoordinator",
+                "EstuaryCoordinator", "EstuaryModel",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "estuary-agent",
             dependencies: [
-                "EstuaryAgent",
+                "EstuaryAgent", "EstuaryConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -126,18 +129,27 @@ let package = Package(
             name: "EstuaryWireTests",
             dependencies: ["EstuaryWire", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig"]),
-        .testTarget(name: "EstuaryStoreTests", dependencies: ["EstuaryStore"]),
-        .testTarget(name: "EstuaryAgentTests", dependencies: ["EstuaryAgent"]),
+        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryModel"]),
+        .testTarget(
+            name: "EstuaryStoreTests", dependencies: ["EstuaryStore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "EstuaryAgentTests", dependencies: ["EstuaryAgent", "EstuaryTransport", "EstuaryConfig"]),
         .testTarget(
             name: "EstuaryCoordinatorTests",
-            dependencies: ["EstuaryCoordinator", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: [
+                "EstuaryCoordinator", "EstuaryStore", "EstuaryWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "EstuaryIntegrationTests",
             dependencies: [
                 "EstuaryModel", "EstuaryWire", "EstuaryTransport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
     ]

@@ -1,0 +1,137 @@
+import EstuaryModel
+
+/// Everything an agent needs to know about its site, read from a site profile (TOML; the
+/// format is documented in `Agents/README.md`) and validated once, up front.
+///
+/// Flags and environment variables that override parts of it (`--coordinator`, `--data-dir`)
+/// are applied by the executable after parsing, with ``CoordinatorAddress/parse(_:)`` and
+/// ``AgentSettings/resolvedDataDirectory(root:currentDirectory:)``.
+public struct SiteProfile: Sendable, Hashable {
+    /// Identity sent in `Hello.site`.
+    public var site: SiteDescriptor
+    /// Where the coordinator listens and whether cleartext is allowed.
+    public var coordinator: CoordinatorSettings
+    /// Local state of the agent.
+    public var agent: AgentSettings
+    /// The accelerator pools the site offers, in file order.
+    public var pools: [PoolDefinition]
+    /// Settings of the `process` driver (the only driver this agent has so far).
+    public var processDriver: ProcessDriverSettings
+
+    public init(
+        site: SiteDescriptor, coordinator: CoordinatorSettings, agent: AgentSettings, pools: [PoolDefinition],
+        processDriver: ProcessDriverSettings = ProcessDriverSettings()
+    ) {
+        self.site = site
+        self.coordinator = coordinator
+        self.agent = agent
+        self.pools = pools
+        self.processDriver = processDriver
+    }
+
+    /// Drivers this agent can run jobs with.
+    public static let supportedDrivers: Set<String> = ["process"]
+}
+
+/// `[coordinator]`: the mesh address the agent dials.
+public struct CoordinatorSettings: Sendable, Hashable {
+    public var address: CoordinatorAddress
+    /// Dial cleartext HTTP/2 (h2c). Only for development meshes; TLS is the default once it exists.
+    public var insecureDev: Bool
+
+    public init(address: CoordinatorAddress, insecureDev: Bool = false) {
+        self.address = address
+        self.insecureDev = insecureDev
+    }
+}
+
+/// A `host:port` pair; IPv6 literals are written in brackets (`[::1]:7401`).
+public struct CoordinatorAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    /// The mesh port used when an address names no port.
+    public static let defaultPort = 7401
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`, `host` (default port 7401), `[v6]:port` or `[v6]`; nil if malformed.
+    public static func parse(_ text: String) -> CoordinatorAddress? {
+        var host: Substring
+        var portText: Substring?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { return nil }
+                portText = rest.dropFirst()
+            }
+        } else {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count <= 2 else { return nil }
+            host = parts[0]
+            portText = parts.count == 2 ? parts[1] : nil
+        }
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }) else { return nil }
+        var port = defaultPort
+        if let portText {
+            guard let parsed = Int(portText), (1...65535).contains(parsed) else { return nil }
+            port = parsed
+        }
+        return CoordinatorAddress(host: String(host), port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// `[agent]`: local state.
+public struct AgentSettings: Sendable, Hashable {
+    /// Holds the outbox database and one working directory per job. A relative path is resolved
+    /// against a data root chosen at start-up (see ``resolvedDataDirectory(root:currentDirectory:)``).
+    public var dataDir: String
+
+    public static let defaultDataDir = "/var/lib/estuary-agent"
+
+    public init(dataDir: String = AgentSettings.defaultDataDir) { self.dataDir = dataDir }
+
+    /// The absolute data directory: `dataDir` itself when absolute, otherwise `dataDir` under
+    /// `root` (the `--data-root` flag or `ESTUARY_DATA_ROOT`), or under the current directory.
+    public func resolvedDataDirectory(root: String?, currentDirectory: String) -> String {
+        if dataDir.hasPrefix("/") { return dataDir }
+        let base = (root?.isEmpty == false ? root! : currentDirectory)
+        return base.hasSuffix("/") ? base + dataDir : base + "/" + dataDir
+    }
+}
+
+/// `[[pools]]`: one pool of identical units.
+public struct PoolDefinition: Sendable, Hashable {
+    public var acceleratorClass: AcceleratorClass
+    public var count: Int
+    /// True when the `process` driver stands in for the real devices.
+    public var simulated: Bool
+
+    public init(acceleratorClass: AcceleratorClass, count: Int, simulated: Bool) {
+        self.acceleratorClass = acceleratorClass
+        self.count = count
+        self.simulated = simulated
+    }
+}
+
+/// `[driver.process]`: jobs run as local processes under a shim.
+public struct ProcessDriverSettings: Sendable, Hashable {
+    /// At most this many jobs at once; nil = limited by pool capacity only.
+    public var maxConcurrentJobs: Int?
+    /// Time between SIGTERM and SIGKILL when a job is cancelled or exceeds its walltime.
+    public var killGrace: Duration
+
+    public static let defaultKillGrace: Duration = .seconds(5)
+
+    public init(maxConcurrentJobs: Int? = nil, killGrace: Duration = ProcessDriverSettings.defaultKillGrace) {
+        self.maxConcurrentJobs = maxConcurrentJobs
+        self.killGrace = killGrace
+    }
+}
