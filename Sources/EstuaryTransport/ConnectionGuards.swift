@@ -126,3 +126,17 @@ final class KeepaliveHandler: ChannelDuplexHandler {
         ticker = nil
     }
 }
+
+/// Closes the connection once we have sent GOAWAY. NIOHTTP2Handler answers a connection error
+/// (garbage instead of the preface, a malformed frame, a flood) with GOAWAY but leaves the socket
+/// open; without this, a peer that sent garbage would hold its connection until the handshake
+/// deadline. The close runs on the next event-loop tick, after the GOAWAY is flushed.
+struct CloseAfterGoAway: NIOHTTP2FrameDelegate {
+    let channel: any Channel
+
+    func wroteFrame(_ frame: HTTP2Frame) {
+        guard case .goAway = frame.payload else { return }
+        let channel = self.channel
+        channel.eventLoop.execute { channel.close(promise: nil) }
+    }
+}

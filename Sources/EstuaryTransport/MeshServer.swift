@@ -114,7 +114,10 @@ public final class MeshServer: Sendable {
                     try sync.addHandler(IdleStateHandler(readTimeout: idle))
                     try sync.addHandler(IdleCloseHandler())
                     try sync.addHandler(HandshakeDeadlineHandler(timeout: handshake), name: HandshakeDeadlineHandler.name)
-                    let mux = try sync.configureAsyncHTTP2Pipeline(mode: .server, configuration: http2) { stream in
+                    let mux = try sync.configureAsyncHTTP2Pipeline(
+                        mode: .server, streamDelegate: nil, frameDelegate: CloseAfterGoAway(channel: channel),
+                        configuration: http2
+                    ) { stream in
                         stream.eventLoop.makeCompletedFuture {
                             try StreamChannel(wrappingChannelSynchronously: stream)
                         }

@@ -82,7 +82,7 @@ struct AgentSessionTests {
             configuration.logInterval = .milliseconds(50)
             let agent = try EstuaryAgentService(configuration: configuration, logger: Logger(label: "test.agent"))
 
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await server.run(handler: coordinator) }
                 group.addTask { try await agent.run() }
                 let finished = await eventually(timeout: .seconds(20)) {

@@ -97,7 +97,17 @@ struct ProcessDriver: Sendable {
     static func isShimAlive(pid: Int32, directory: String) -> Bool {
         guard pid > 0 else { return false }
         var status: Int32 = 0
-        if waitpid(pid, &status, WNOHANG) == pid { return false }
+        switch waitpid(pid, &status, WNOHANG) {
+        case pid:
+            return false  // our child, and it has exited (now reaped)
+        case 0:
+            // Our child and still running. Its pid cannot be reused until we reap it, so this is
+            // proof enough, and it must be trusted: just after posix_spawn the child may not have
+            // exec'd yet and its cmdline is still the agent's.
+            return true
+        default:
+            break  // not our child (the agent restarted): identify it by its command line
+        }
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return false }
         let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         guard let shimIndex = arguments.firstIndex(of: "shim") else { return false }

@@ -25,6 +25,7 @@ public enum ShimRunner {
     /// status for the shim itself (0 when status.json was written).
     public static func run(jobDirectory: String) -> Int32 {
         blockSignals()
+        sealInheritedDescriptors()
         guard chdir(jobDirectory) == 0 else {
             report("cannot enter \(jobDirectory): \(String(cString: strerror(errno)))")
             return 2
@@ -33,7 +34,6 @@ public enum ShimRunner {
             report("cannot read \(ShimFiles.launch) in \(jobDirectory)")
             return 2
         }
-        markInheritedDescriptorsCloseOnExec()
 
         let startedAt = SystemTime.wallMilliseconds()
         let request = SpawnRequest(
@@ -146,9 +146,12 @@ public enum ShimRunner {
         return set
     }
 
-    /// The agent may have leaked descriptors (sockets, the database) into the shim; keep them
-    /// out of the job.
-    private static func markInheritedDescriptorsCloseOnExec() {
+    /// Deals with the descriptors the shim inherited from the agent. Sockets (the agent's mesh
+    /// connection) are closed: left open, they would keep the agent's connection alive after the
+    /// agent died, so the coordinator would not see the session end. Everything else (the
+    /// outbox database, epoll instances that the runtime may share) is kept out of the job by
+    /// close-on-exec.
+    private static func sealInheritedDescriptors() {
         guard let directory = opendir("/proc/self/fd") else { return }
         defer { closedir(directory) }
         var descriptors: [Int32] = []
@@ -159,6 +162,14 @@ public enum ShimRunner {
             if let fd = Int32(name), fd > 2 { descriptors.append(fd) }
         }
         for fd in descriptors where fd != dirfd(directory) {
+            var target = [UInt8](repeating: 0, count: 64)
+            let length = target.withUnsafeMutableBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { readlink("/proc/self/fd/\(fd)", $0.baseAddress!, $0.count - 1) }
+            }
+            if length > 0, String(decoding: target.prefix(length), as: UTF8.self).hasPrefix("socket:") {
+                close(fd)
+                continue
+            }
             let flags = fcntl(fd, F_GETFD)
             if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
         }

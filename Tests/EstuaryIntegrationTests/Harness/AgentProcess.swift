@@ -1,0 +1,83 @@
+import EstuaryModel
+import Foundation
+
+/// One simulated site for tests: its id, its single pool and the agent's data directory.
+struct TestSite: Sendable {
+    var id: String
+    var acceleratorClass: String
+    var count = 16
+    var killGrace = "1s"
+
+    static let cpu = TestSite(id: "it-guangzhou-cpu", acceleratorClass: "cpu-x86-64")
+    static let ascend = TestSite(id: "it-pengcheng-ascend", acceleratorClass: "ascend-910b")
+    static let gpu = TestSite(id: "it-shaoguan-gpu", acceleratorClass: "nvidia-a100")
+    static let all = [cpu, ascend, gpu]
+
+    /// A site profile (Agents/README.md) pointing at `coordinator`.
+    func profile(coordinator: String, dataDirectory: String) -> String {
+        """
+        [site]
+        id = "\(id)"
+        display_name = "integration test site \(id) (simulated)"
+        region = "test"
+        zones = ["gba"]
+        driver = "process"
+
+        [coordinator]
+        address = "\(coordinator)"
+        insecure_dev = true
+
+        [agent]
+        data_dir = "\(dataDirectory)"
+
+        [[pools]]
+        class = "\(acceleratorClass)"
+        count = \(count)
+        simulated = true
+
+        [driver.process]
+        kill_grace = "\(killGrace)"
+
+        """
+    }
+}
+
+struct AgentProcess: Sendable {
+    let site: TestSite
+    let process: ManagedProcess
+    let dataDirectory: String
+}
+
+extension TestBed {
+    /// Starts an agent for `site` (its data directory survives restarts: same site, same path)
+    /// and, unless told otherwise, waits until the coordinator lists the site as connected with
+    /// its pool.
+    func startAgent(_ site: TestSite, coordinator: CoordinatorProcess, waitConnected: Bool = true) async throws -> AgentProcess {
+        let data = try directory("agents/\(site.id)")
+        let profile = try write(site.profile(coordinator: coordinator.meshAddress, dataDirectory: data), to: "profiles/\(site.id).toml")
+        let process = try start(
+            Binaries.agent, name: "agent-\(site.id)",
+            arguments: ["run", "--profile", profile, "--data-dir", data, "--coordinator", coordinator.meshAddress, "--insecure-dev"])
+        let agent = AgentProcess(site: site, process: process, dataDirectory: data)
+        if waitConnected { try await waitForConnected(agent, coordinator: coordinator) }
+        return agent
+    }
+
+    func waitForConnected(_ agent: AgentProcess, coordinator: CoordinatorProcess, timeout: Duration = .seconds(30)) async throws {
+        try await waitUntil("site \(agent.site.id) to be connected with its \(agent.site.acceleratorClass) pool", timeout: timeout) {
+            guard agent.process.isRunning else { throw ExitedEarly(name: agent.process.name, status: agent.process.terminationStatus) }
+            let sites = try await coordinator.api.sites()
+            guard let view = sites.first(where: { $0.site.id.rawValue == agent.site.id }) else { return false }
+            return view.state == .connected && view.pools.contains { $0.acceleratorClass.rawValue == agent.site.acceleratorClass }
+        }
+    }
+
+    /// A coordinator and the three standard sites.
+    func startMesh(options: CoordinatorOptions = CoordinatorOptions()) async throws -> (CoordinatorProcess, [AgentProcess]) {
+        let coordinator = try await startCoordinator(options: options)
+        var agents: [AgentProcess] = []
+        for site in TestSite.all { agents.append(try await startAgent(site, coordinator: coordinator, waitConnected: false)) }
+        for agent in agents { try await waitForConnected(agent, coordinator: coordinator) }
+        return (coordinator, agents)
+    }
+}

@@ -1,0 +1,105 @@
+import EstuaryModel
+import Foundation
+
+/// What one `estuaryctl` run printed and how it exited.
+struct CommandResult: Sendable, CustomStringConvertible {
+    var arguments: [String]
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    var description: String {
+        "estuaryctl \(arguments.joined(separator: " ")) → exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)"
+    }
+}
+
+extension TestBed {
+    /// Runs `estuaryctl` against `coordinator` (through ESTUARY_COORDINATOR) to its end.
+    func estuaryctl(_ arguments: [String], coordinator: CoordinatorProcess, timeout: Duration = .seconds(60)) async throws -> CommandResult {
+        let process = try start(
+            Binaries.ctl, name: "estuaryctl", arguments: arguments, environment: ["ESTUARY_COORDINATOR": coordinator.apiURL])
+        let status = try await process.waitForExit(timeout: timeout)
+        return CommandResult(arguments: arguments, status: status, stdout: process.stdout, stderr: process.stderr)
+    }
+
+    /// Submits every job file with `estuaryctl job submit`, `parallel` processes at a time, and
+    /// returns the job ids in file order. Any submit that does not exit 0 fails the call.
+    func submitAll(_ files: [String], coordinator: CoordinatorProcess, parallel: Int = 8) async throws -> [JobID] {
+        struct SubmitFailed: Error, CustomStringConvertible {
+            var result: CommandResult
+            var description: String { "submit failed: \(result)" }
+        }
+        var ids = [JobID?](repeating: nil, count: files.count)
+        try await withThrowingTaskGroup(of: (Int, JobID).self) { group in
+            var next = 0
+            func launch() {
+                let index = next
+                next += 1
+                group.addTask {
+                    let result = try await self.estuaryctl(["job", "submit", files[index]], coordinator: coordinator)
+                    let id = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                    guard result.status == 0, JobID(rawValue: id).isWellFormed else { throw SubmitFailed(result: result) }
+                    return (index, JobID(rawValue: id))
+                }
+            }
+            while next < min(parallel, files.count) { launch() }
+            while let (index, id) = try await group.next() {
+                ids[index] = id
+                if next < files.count { launch() }
+            }
+        }
+        return ids.map { $0! }
+    }
+}
+
+/// A job file (the TOML `estuaryctl job submit` reads) for a `/bin/sh -c` script.
+struct TestJob: Sendable {
+    var name: String
+    var script: String
+    var acceleratorClass: String
+    var count = 1
+    var tasks = 1
+    var walltime = "5m"
+    var environment: [String: String] = [:]
+
+    var toml: String {
+        var text = """
+            name = "\(name)"
+            tenant = "integration"
+            command = ["/bin/sh", "-c", \(Self.quoted(script))]
+            walltime = "\(walltime)"
+
+            [resources]
+            class = "\(acceleratorClass)"
+            count = \(count)
+            tasks = \(tasks)
+
+            """
+        if !environment.isEmpty {
+            text += "\n[env]\n"
+            for (key, value) in environment.sorted(by: { $0.key < $1.key }) { text += "\(key) = \(Self.quoted(value))\n" }
+        }
+        return text
+    }
+
+    /// A TOML basic string.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for character in text {
+            switch character {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension TestBed {
+    /// Writes `job` to `jobs/<name>.toml` and returns the path.
+    func write(_ job: TestJob) throws -> String {
+        try write(job.toml, to: "jobs/\(job.name).toml")
+    }
+}
