@@ -22,10 +22,22 @@ public struct UsageRecord: Sendable, Hashable, Codable {
         self.endedAtMs = endedAtMs
     }
 
-    public var durationMs: Int64 { max(0, endedAtMs - startedAtMs) }
+    /// The longest a record may last: the longest walltime plus a day of slack for a job that
+    /// outlived its walltime while its site was cut off. With at most 10^9 units per job this
+    /// keeps unit-milliseconds far below `Int64.max`.
+    public static let maxDurationMs: Int64 = (Int64(JobLimits.maxWalltimeSeconds) + 86_400) * 1000
+
+    public var durationMs: Int64 {
+        let (duration, overflow) = endedAtMs.subtractingReportingOverflow(startedAtMs)
+        return overflow ? Self.maxDurationMs : min(max(0, duration), Self.maxDurationMs)
+    }
 
     /// Unit-milliseconds: the exact integer measure of use. Unit-seconds are this / 1000.
-    public var unitMilliseconds: Int64 { durationMs * Int64(units) }
+    /// Saturates instead of trapping; records from the wire are validated long before this.
+    public var unitMilliseconds: Int64 {
+        let (product, overflow) = durationMs.multipliedReportingOverflow(by: Int64(units))
+        return overflow ? Int64.max : product
+    }
 
     enum CodingKeys: String, CodingKey {
         case id

@@ -1,12 +1,15 @@
 import GRDB
 import Synchronization
 
-/// Leader-based group commit: concurrent writers queue their work; the caller that finds no
-/// commit in progress becomes the leader and runs everything queued in ONE SQLite transaction
-/// (each unit of work in its own savepoint, so one failure does not undo the others), and
-/// repeats until the queue is empty. With `synchronous = FULL` every caller still resumes only
-/// after a durable commit, but many callers share one fsync. The leader runs in its caller's
-/// task: there is no background task to own or cancel.
+/// Group commit with a passed baton: concurrent writers queue their work; one of them at a time
+/// is the leader and commits everything queued (up to `maxBatch`) in ONE SQLite transaction,
+/// each unit of work in its own savepoint so one failure does not undo the others. With
+/// `synchronous = FULL` every caller resumes only after a durable commit, but many callers share
+/// one fsync.
+///
+/// A leader commits batches only until its own work is done, then hands the baton to the caller
+/// whose work is next in the queue. No leader is stuck serving others under steady load, and
+/// there is no background task to own: the leader is always a caller that is waiting anyway.
 final class GroupCommitter: Sendable {
     private struct State {
         var queue: [any PendingWrite] = []
@@ -28,7 +31,7 @@ final class GroupCommitter: Sendable {
     }
 
     /// Queues `work` synchronously, so that work enqueued one after another by one owner (an
-    /// actor) commits in that order. Await the ticket for the outcome.
+    /// actor) commits in that order. Await the ticket (exactly once) for the outcome.
     func enqueue<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) -> WriteTicket<T> {
         let pending = Pending(work: work)
         let lead = state.withLock { state -> Bool in
@@ -37,41 +40,57 @@ final class GroupCommitter: Sendable {
             state.leaderActive = true
             return true
         }
-        return WriteTicket(committer: self, pending: pending, leads: lead)
+        if lead { pending.passBaton() }
+        return WriteTicket(committer: self, pending: pending)
     }
 
-    fileprivate func runTicket<T>(_ pending: Pending<T>, leads: Bool) async throws -> T {
-        if leads { await commitQueued() }
-        return try await pending.value()
-    }
-
-    private func commitQueued() async {
+    fileprivate func run<T>(_ pending: Pending<T>) async throws -> T {
         while true {
-            let batch: [any PendingWrite] = state.withLock { state in
-                if state.queue.isEmpty {
-                    state.leaderActive = false
-                    return []
-                }
-                let count = min(state.queue.count, maxBatch)
-                let batch = Array(state.queue.prefix(count))
-                state.queue.removeFirst(count)
-                return batch
-            }
-            if batch.isEmpty { return }
-            do {
-                // The batch carries other callers' work, so the leader's cancellation must not
-                // abort it: run the commit in a task of its own, awaited here.
-                let writer = self.writer
-                try await Task {
-                    try await writer.write { db in
-                        for pending in batch { pending.execute(db) }
-                    }
-                }.value
-                for pending in batch { pending.complete(commitError: nil) }
-            } catch {
-                for pending in batch { pending.complete(commitError: error) }
+            switch await pending.next() {
+            case .done(let result):
+                return try result.get()
+            case .lead:
+                await commitOneBatch()
+                if pending.isDone { handOff() }
+                // Not done yet (our work was beyond this batch): keep the baton, go again.
+                else { pending.passBaton() }
             }
         }
+    }
+
+    private func commitOneBatch() async {
+        let batch: [any PendingWrite] = state.withLock { state in
+            let count = min(state.queue.count, maxBatch)
+            let batch = Array(state.queue.prefix(count))
+            state.queue.removeFirst(count)
+            return batch
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            // The batch carries other callers' work, so the leader's cancellation must not abort
+            // it: the commit runs in a task of its own, awaited here.
+            let writer = self.writer
+            try await Task {
+                try await writer.write { db in
+                    for pending in batch { pending.execute(db) }
+                }
+            }.value
+            for pending in batch { pending.complete(commitError: nil) }
+        } catch {
+            for pending in batch { pending.complete(commitError: error) }
+        }
+    }
+
+    /// Gives the baton to the owner of the next queued work, or lets it lapse if there is none.
+    private func handOff() {
+        let next: (any PendingWrite)? = state.withLock { state in
+            guard let first = state.queue.first else {
+                state.leaderActive = false
+                return nil
+            }
+            return first
+        }
+        next?.passBaton()
     }
 }
 
@@ -79,30 +98,39 @@ final class GroupCommitter: Sendable {
 public struct WriteTicket<T: Sendable>: Sendable {
     fileprivate let committer: GroupCommitter
     fileprivate let pending: Pending<T>
-    fileprivate let leads: Bool
 
     public func wait() async throws -> T {
-        try await committer.runTicket(pending, leads: leads)
+        try await committer.run(pending)
     }
 }
 
 private protocol PendingWrite: Sendable {
     func execute(_ db: Database)
     func complete(commitError: (any Error)?)
+    func passBaton()
 }
 
-/// One unit of work and its one-shot outcome.
-fileprivate final class Pending<T: Sendable>: PendingWrite {
-    private enum Slot {
-        case running(Result<T, any Error>?)
-        case waiting(CheckedContinuation<T, any Error>, Result<T, any Error>?)
+/// One unit of work: its result once committed, and the baton when it is its owner's turn to
+/// lead. Each event is delivered to the waiting owner, or kept until the owner waits.
+private final class Pending<T: Sendable>: PendingWrite {
+    enum Event {
         case done(Result<T, any Error>)
+        case lead
+    }
+
+    private struct Slot {
+        var executed: Result<T, any Error>?
+        var done: Result<T, any Error>?
+        var baton = false
+        var waiter: CheckedContinuation<Event, Never>?
     }
 
     let work: @Sendable (Database) throws -> T
-    private let slot = Mutex<Slot>(.running(nil))
+    private let slot = Mutex(Slot())
 
     init(work: @escaping @Sendable (Database) throws -> T) { self.work = work }
+
+    var isDone: Bool { slot.withLock { $0.done != nil } }
 
     func execute(_ db: Database) {
         var result: Result<T, any Error>
@@ -116,47 +144,51 @@ fileprivate final class Pending<T: Sendable>: PendingWrite {
         } catch {
             result = .failure(error)
         }
-        slot.withLock { slot in
-            switch slot {
-            case .running: slot = .running(result)
-            case .waiting(let continuation, _): slot = .waiting(continuation, result)
-            case .done: break
-            }
-        }
+        slot.withLock { $0.executed = result }
     }
 
     func complete(commitError: (any Error)?) {
-        let resume: (CheckedContinuation<T, any Error>, Result<T, any Error>)? = slot.withLock { slot in
-            let executed: Result<T, any Error>?
-            let continuation: CheckedContinuation<T, any Error>?
-            switch slot {
-            case .running(let r): (executed, continuation) = (r, nil)
-            case .waiting(let c, let r): (executed, continuation) = (r, c)
-            case .done: return nil
-            }
-            let final: Result<T, any Error> =
-                commitError.map { .failure($0) } ?? executed
+        deliver { slot in
+            slot.done =
+                commitError.map { .failure($0) } ?? slot.executed
                 ?? .failure(StoreError.internalInconsistency("write was never executed"))
-            slot = .done(final)
-            return continuation.map { ($0, final) }
         }
-        if let (continuation, result) = resume { continuation.resume(with: result) }
     }
 
-    func value() async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready: Result<T, any Error>? = slot.withLock { slot in
-                switch slot {
-                case .done(let result):
-                    return result
-                case .running(let r):
-                    slot = .waiting(continuation, r)
-                    return nil
-                case .waiting:
-                    return .failure(StoreError.internalInconsistency("outcome awaited twice"))
-                }
+    func passBaton() {
+        deliver { $0.baton = true }
+    }
+
+    /// The next event for the owner: its result, or the baton.
+    func next() async -> Event {
+        await withCheckedContinuation { continuation in
+            let ready: Event? = slot.withLock { slot in
+                if let event = Self.take(&slot) { return event }
+                slot.waiter = continuation
+                return nil
             }
-            if let ready { continuation.resume(with: ready) }
+            if let ready { continuation.resume(returning: ready) }
         }
+    }
+
+    private func deliver(_ change: (inout Slot) -> Void) {
+        let resume: (CheckedContinuation<Event, Never>, Event)? = slot.withLock { slot in
+            change(&slot)
+            guard let waiter = slot.waiter, let event = Self.take(&slot) else { return nil }
+            slot.waiter = nil
+            return (waiter, event)
+        }
+        if let (waiter, event) = resume { waiter.resume(returning: event) }
+    }
+
+    /// A finished result wins over the baton: a caller whose work is committed returns, and
+    /// passes the baton on (the caller does that in `run`).
+    private static func take(_ slot: inout Slot) -> Event? {
+        if let done = slot.done { return .done(done) }
+        if slot.baton {
+            slot.baton = false
+            return .lead
+        }
+        return nil
     }
 }

@@ -6,11 +6,17 @@ import GRDB
 public struct StoreTransaction {
     let db: Database
 
+    /// Runs a statement through SQLite's prepared-statement cache: the hot writes are compiled
+    /// once per connection, not on every call.
+    private func run(_ sql: String, arguments: StatementArguments) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
     // MARK: jobs
 
     public func insertJob(_ job: JobRecord) throws {
-        try db.execute(
-            sql: """
+        try run(
+            """
                 INSERT INTO jobs (id, tenant, spec, state, site_id, attempt, exit_code, signal, cancel_requested,
                                   cancel_reason, idempotency_key, created_at_ms, updated_at_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -24,8 +30,8 @@ public struct StoreTransaction {
 
     /// Writes the mutable fields of a job.
     public func updateJob(_ job: JobRecord) throws {
-        try db.execute(
-            sql: """
+        try run(
+            """
                 UPDATE jobs SET state = ?, site_id = ?, attempt = ?, exit_code = ?, signal = ?, cancel_requested = ?,
                                 cancel_reason = ?, updated_at_ms = ?
                 WHERE id = ?
@@ -37,7 +43,7 @@ public struct StoreTransaction {
     }
 
     public func job(_ id: JobID) throws -> JobRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id.rawValue]).map(Self.job(from:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id.rawValue]).map(Self.job(from:))
     }
 
     /// The job created earlier by `tenant` with this idempotency key.
@@ -121,8 +127,8 @@ public struct StoreTransaction {
     // MARK: events
 
     public func appendEvent(_ event: JobEventRecord) throws {
-        try db.execute(
-            sql: """
+        try run(
+            """
                 INSERT INTO job_events (job_id, state, at_ms, site_at_ms, cause, source, site_id, attempt)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
@@ -153,8 +159,8 @@ public struct StoreTransaction {
     /// Stores a usage record unless one with the same id exists. Returns whether it was new.
     @discardableResult
     public func insertUsage(_ record: UsageRecord, recordedAtMs: Int64) throws -> Bool {
-        try db.execute(
-            sql: """
+        try run(
+            """
                 INSERT OR IGNORE INTO usage_records
                     (id, job_id, site_id, class, units, started_at_ms, ended_at_ms, unit_ms, recorded_at_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -185,8 +191,8 @@ public struct StoreTransaction {
     // MARK: sites and cursors
 
     public func upsertSite(_ site: SiteRecord) throws {
-        try db.execute(
-            sql: """
+        try run(
+            """
                 INSERT INTO sites (id, descriptor, pools, agent_version, first_seen_ms, last_seen_ms, draining)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET descriptor = excluded.descriptor, pools = excluded.pools,
@@ -222,8 +228,8 @@ public struct StoreTransaction {
     }
 
     public func setCursor(site: SiteID, epoch: String, seq: UInt64) throws {
-        try db.execute(
-            sql: """
+        try run(
+            """
                 INSERT INTO site_cursors (site_id, epoch, upstream_seq) VALUES (?, ?, ?)
                 ON CONFLICT(site_id, epoch) DO UPDATE SET upstream_seq = excluded.upstream_seq
                 """,

@@ -2,10 +2,10 @@ import EstuaryModel
 import EstuaryStore
 import EstuaryWire
 
-/// What a new session needs to start: where the agent resumes, and the commands to resend.
+/// What a new session needs to start: where the agent resumes. (The commands it must be sent
+/// are already queued on its link.)
 struct AttachResult: Sendable {
     var resumeFrom: UInt64
-    var commands: [Estuary_V1_Envelope.OneOf_Body]
 }
 
 extension CoordinatorCore {
@@ -35,9 +35,13 @@ extension CoordinatorCore {
         site.unreachableSinceMs = nil
         sites[siteID] = site
 
+        // The cached cursor (same epoch) includes writes queued but not yet committed, which
+        // commit before anything this session queues; otherwise the stored one is current.
         var resume = stored
-        if let cached = cursors[siteID], cached.epoch == epoch { resume = max(resume, cached.seq) }
+        if let cached = cursors[siteID], cached.epoch == epoch { resume = cached.seq }
+        var rewound = false
         if hello.nextSeq > 0, hello.nextSeq - 1 < resume {
+            rewound = true
             // The agent's outbox is behind our cursor (restored from a backup, say): its new
             // messages would all look like duplicates. Rewind to where it is; resent old
             // messages are harmless (stale updates are ignored, usage dedups by record id).
@@ -48,46 +52,59 @@ extension CoordinatorCore {
         }
         cursors[siteID] = (epoch, resume)
 
-        // Reconcile.
+        // Running jobs the agent no longer knows are lost (commands are sent after the commit).
         let known = Dictionary(hello.knownJobs.map { ($0.jobID, $0) }, uniquingKeysWith: { a, b in a.attempt >= b.attempt ? a : b })
-        var commands: [Estuary_V1_Envelope.OneOf_Body] = []
         var changes: [(JobRecord, JobEventRecord)] = []
-        for var job in active.values.sorted(by: { $0.id < $1.id }) where job.siteID == siteID && job.state.holdsCapacity {
-            if uncommittedPlacements.contains(job.id) { continue }
-            let ref = known[job.id.rawValue]
-            if ref == nil || ref!.attempt != UInt32(job.attempt) {
-                if job.state == .placed {
-                    commands.append(.jobAssign(Self.assign(job)))
-                    if job.cancelRequested { commands.append(.jobCancel(Self.cancelCommand(job))) }
-                } else {
-                    let event = transition(&job, to: .lost, cause: "site no longer knows the job", source: "coordinator")
-                    changes.append((job, event))
-                }
-            } else if job.cancelRequested {
-                commands.append(.jobCancel(Self.cancelCommand(job)))
-            }
-        }
-        for (id, ref) in known where !Self.isTerminal(ref.state) {
-            let job = active[JobID(rawValue: id)]
-            if job == nil || job!.siteID != siteID || UInt32(job!.attempt) != ref.attempt {
-                // The site runs something the coordinator no longer wants there.
-                commands.append(.jobCancel(.with { $0.jobID = id; $0.reason = "the coordinator no longer assigns this job here" }))
-            }
+        for var job in active.values.sorted(by: { $0.id < $1.id })
+        where job.siteID == siteID && (job.state == .starting || job.state == .running) {
+            if let ref = known[job.id.rawValue], ref.attempt == UInt32(job.attempt) { continue }
+            let event = transition(&job, to: .lost, cause: "site no longer knows the job", source: "coordinator")
+            changes.append((job, event))
         }
         let record = SiteRecord(
             descriptor: descriptor, pools: Array(site.pools.values), agentVersion: hello.agentVersion,
             firstSeenMs: site.firstSeenMs, lastSeenMs: now, draining: site.draining)
         let lost = changes
+        let cursor = resume
+        let persistRewind = rewound
         try await commit(store.enqueueWrite { tx in
             try tx.upsertSite(record)
+            // A rewind must be durable: otherwise a later session would resume from the old,
+            // higher cursor and the agent would drop messages that were never applied.
+            if persistRewind { try tx.setCursor(site: siteID, epoch: epoch, seq: cursor) }
             for (job, event) in lost {
                 try tx.updateJob(job)
                 try tx.appendEvent(event)
             }
         })
-        if !lost.isEmpty { requestPlacement() }
+        // Commands are computed from the state after the commit, so a cancel that arrived while
+        // we waited is not overtaken by a resent assign. The link's writer starts after Welcome,
+        // so they still follow it.
+        if sites[siteID]?.link === link {
+            for command in reconcileCommands(site: siteID, known: known) { link.sendReliable(command) }
+        }
         requestPlacement()
-        return AttachResult(resumeFrom: resume, commands: commands)
+        return AttachResult(resumeFrom: resume)
+    }
+
+    /// What a site must be told after (re)connecting, given the jobs it says it knows.
+    func reconcileCommands(site siteID: SiteID, known: [String: Estuary_V1_JobRef]) -> [Estuary_V1_Envelope.OneOf_Body] {
+        var commands: [Estuary_V1_Envelope.OneOf_Body] = []
+        for job in active.values.sorted(by: { $0.id < $1.id }) where job.siteID == siteID && job.state.holdsCapacity {
+            if uncommittedPlacements.contains(job.id) { continue }
+            let ref = known[job.id.rawValue]
+            if ref == nil || ref!.attempt != UInt32(job.attempt) {
+                if job.state == .placed { commands.append(.jobAssign(Self.assign(job))) }
+            }
+            if job.cancelRequested { commands.append(.jobCancel(Self.cancelCommand(job))) }
+        }
+        for (id, ref) in known.sorted(by: { $0.key < $1.key }) where !Self.isTerminal(ref.state) {
+            let job = active[JobID(rawValue: id)]
+            if job == nil || job!.siteID != siteID || UInt32(job!.attempt) != ref.attempt {
+                commands.append(.jobCancel(.with { $0.jobID = id; $0.reason = "the coordinator no longer assigns this job here" }))
+            }
+        }
+        return commands
     }
 
     static func cancelCommand(_ job: JobRecord) -> Estuary_V1_JobCancel {
@@ -102,6 +119,11 @@ extension CoordinatorCore {
         case .succeeded, .failed, .cancelled, .lost, .rejected: true
         default: false
         }
+    }
+
+    /// Whether `job` is active at `site` (log chunks are accepted only for such jobs).
+    func isActive(_ job: JobID, at site: SiteID) -> Bool {
+        active[job]?.siteID == site
     }
 
     /// The session ended. Its jobs keep their capacity until the site returns or is lost.

@@ -51,8 +51,13 @@ extension CoordinatorCore {
             }
             var skipped = 0
             for record in usageRecords {
-                // A site may only report usage for jobs that ran there.
-                guard record.unitMilliseconds >= 0, let job = try tx.job(record.jobID), job.siteID == siteID else {
+                // A site may only report usage for jobs that ran there, with the job's own units
+                // and class, under the record id of one of its attempts.
+                guard let job = try tx.job(record.jobID), job.siteID == siteID,
+                    record.units == job.spec.resources.totalUnits,
+                    record.acceleratorClass == job.spec.resources.acceleratorClass,
+                    (1...max(1, job.attempt)).contains(where: { record.id == .forJob(job.id, attempt: $0) })
+                else {
                     skipped += 1
                     continue
                 }

@@ -22,7 +22,7 @@ struct SessionHandler: MeshSessionHandler {
         guard let header = request.headers[SessionHTTP.protocolHeader] else {
             return SessionRefusal(status: 400, message: "missing \(SessionHTTP.protocolHeader) header")
         }
-        guard WireProtocol.negotiate(request.protocolVersions) != nil else {
+        guard let offered = WireProtocol.parseVersionsHeader(header), WireProtocol.negotiate(offered) != nil else {
             return SessionRefusal(
                 status: 400,
                 message: "no common protocol version: agent offers \(header), coordinator speaks \(WireProtocol.versionsHeaderValue())")
@@ -83,7 +83,6 @@ struct SessionHandler: MeshSessionHandler {
         session.codec.use(compression)
         session.markEstablished()
         logger.info("site connected", metadata: ["resume_from": "\(attached.resumeFrom)", "compression": "\(compression)"])
-        for command in attached.commands { link.sendReliable(command) }
 
         let ack = AtomicBox<UInt64>(attached.resumeFrom)
         let writer = session.writer
@@ -98,7 +97,10 @@ struct SessionHandler: MeshSessionHandler {
                     return .reader
                 }
                 group.addTask {
-                    defer { link.close() }
+                    defer {
+                        buffer.finish()  // wakes a reader parked on a full buffer
+                        link.close()
+                    }
                     while let batch = await buffer.takeAll() {
                         do {
                             let seq = try await core.applyUpstream(site: site, link: link, envelopes: batch)
@@ -167,6 +169,10 @@ struct SessionHandler: MeshSessionHandler {
             for try await envelope in reader {
                 await core.touch(site: site, link: link)
                 if envelope.seq > 0 {
+                    guard envelope.isReliable else {
+                        link.close(with: Self.errorEnvelope(.protocolViolation, "only JobUpdate and UsageBatch carry a seq"))
+                        return
+                    }
                     await buffer.append(envelope)
                     continue
                 }
@@ -174,6 +180,13 @@ struct SessionHandler: MeshSessionHandler {
                 case .capacity(let report):
                     await core.capacity(site: site, link: link, report: report)
                 case .logChunk(let chunk):
+                    // Only output of jobs running at this site, in chunks no larger than the spec's.
+                    guard chunk.data.count <= Self.maxLogChunkBytes,
+                        await core.isActive(JobID(rawValue: chunk.jobID), at: site)
+                    else {
+                        logger.debug("log chunk ignored", metadata: ["job": "\(chunk.jobID)"])
+                        continue
+                    }
                     writeLog(chunk, logger: logger)
                 case .error(let error):
                     logger.warning("agent reported an error", metadata: ["code": "\(error.code)", "message": "\(error.message)"])
@@ -211,6 +224,8 @@ struct SessionHandler: MeshSessionHandler {
         try? await session.writer.send(Self.errorEnvelope(failure.code, failure.message))
         await session.writer.finish()
     }
+
+    static let maxLogChunkBytes = 64 << 10
 
     static func errorEnvelope(_ code: Estuary_V1_ErrorCode, _ message: String) -> Estuary_V1_Envelope {
         Estuary_V1_Envelope(body: .error(.with {

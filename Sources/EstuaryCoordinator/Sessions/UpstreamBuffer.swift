@@ -4,7 +4,8 @@ import Synchronization
 /// Hands reliable upstream envelopes from a session's reader to its applier in batches: while
 /// one batch commits, the next accumulates, so a busy site costs one transaction per batch
 /// instead of one per message. The reader waits when `limit` envelopes are pending, so a fast
-/// sender is slowed by HTTP/2 flow control rather than by our memory.
+/// sender is slowed by HTTP/2 flow control rather than by our memory. Continuations are taken
+/// out under the lock and resumed after it, never while holding it.
 final class UpstreamBuffer: Sendable {
     private struct State {
         var pending: [Estuary_V1_Envelope] = []
@@ -18,15 +19,17 @@ final class UpstreamBuffer: Sendable {
 
     init(limit: Int = 1024) { self.limit = limit }
 
+    /// Adds an envelope, waiting while the buffer is full. Once finished (the applier has
+    /// stopped) envelopes are dropped: they are not acked, so the agent resends them.
     func append(_ envelope: Estuary_V1_Envelope) async {
-        let mustWait = state.withLock { state -> Bool in
+        let (consumer, mustWait) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
+            if state.finished { return (nil, false) }
             state.pending.append(envelope)
-            if let consumer = state.consumer {
-                state.consumer = nil
-                consumer.resume()
-            }
-            return state.pending.count >= limit
+            let consumer = state.consumer
+            state.consumer = nil
+            return (consumer, state.pending.count >= limit)
         }
+        consumer?.resume()
         guard mustWait else { return }
         await withCheckedContinuation { continuation in
             let resumeNow = state.withLock { state -> Bool in
@@ -39,28 +42,32 @@ final class UpstreamBuffer: Sendable {
     }
 
     func finish() {
-        state.withLock { state in
+        let (consumer, producer) = state.withLock { state in
             state.finished = true
-            state.consumer?.resume()
-            state.consumer = nil
-            state.producer?.resume()
-            state.producer = nil
+            defer {
+                state.consumer = nil
+                state.producer = nil
+            }
+            return (state.consumer, state.producer)
         }
+        consumer?.resume()
+        producer?.resume()
     }
 
     /// Everything pending, waiting for at least one; nil once finished and drained.
     func takeAll() async -> [Estuary_V1_Envelope]? {
         while true {
-            let batch = state.withLock { state -> [Estuary_V1_Envelope]?? in
+            let (batch, producer) = state.withLock { state -> ([Estuary_V1_Envelope]??, CheckedContinuation<Void, Never>?) in
                 if !state.pending.isEmpty {
                     let batch = state.pending
                     state.pending.removeAll(keepingCapacity: true)
-                    state.producer?.resume()
+                    let producer = state.producer
                     state.producer = nil
-                    return .some(batch)
+                    return (.some(batch), producer)
                 }
-                return state.finished ? .some(nil) : nil
+                return (state.finished ? .some(nil) : nil, nil)
             }
+            producer?.resume()
             if let batch { return batch }
             await withCheckedContinuation { continuation in
                 let resumeNow = state.withLock { state -> Bool in

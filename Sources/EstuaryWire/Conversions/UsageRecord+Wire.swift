@@ -17,7 +17,7 @@ extension UsageRecord {
     /// A usage record received from the session of `siteID`.
     ///
     /// - Throws: `ValidationError` when an id or the class is ill-formed, `units` is 0 or the
-    ///   record ends before it starts.
+    ///   record ends before it starts or lasts longer than `UsageRecord.maxDurationMs`.
     public init(wire: Estuary_V1_UsageRecord, siteID: SiteID) throws(ValidationError) {
         self.init(
             id: UsageRecordID(rawValue: wire.recordID),
@@ -35,8 +35,14 @@ extension UsageRecord {
             problems.append(FieldError(field: "accelerator_class", message: "must be a catalog class name"))
         }
         if units < 1 { problems.append(FieldError(field: "units", message: "must be at least 1")) }
+        if startedAtMs < 0 {
+            problems.append(FieldError(field: "started_at_ms", message: "must not be before 1970"))
+        }
         if endedAtMs < startedAtMs {
             problems.append(FieldError(field: "ended_at_ms", message: "is before started_at_ms"))
+        } else if endedAtMs - startedAtMs > UsageRecord.maxDurationMs {
+            // Bounded so that units × duration can never overflow, whatever a peer sends.
+            problems.append(FieldError(field: "ended_at_ms", message: "the record lasts longer than any job may run"))
         }
         if !problems.isEmpty { throw ValidationError(problems) }
     }
