@@ -71,7 +71,8 @@ struct JobSupervisorTests {
             #expect(usageSeq! < terminalSeq!)
             #expect(await agent.capacityReport().pools.first?.free == 8)
 
-            let logs = try await agent.finalLogChunks(for: try updates(agent.outbox, job: "job-ok"))
+            try await agent.beginFinalLogs(for: try updates(agent.outbox, job: "job-ok"))
+            let logs = await agent.finalLogChunks(for: try updates(agent.outbox, job: "job-ok"))
             #expect(logs.contains { $0.logChunk.data == Data("hello\n".utf8) && $0.logChunk.offset == 0 })
         }
     }
@@ -135,7 +136,7 @@ struct JobSupervisorTests {
             #expect(adopted.first?.state == .running)
             #expect(await second.capacityReport().pools.first?.free == 6)
 
-            FileManager.default.createFile(atPath: release, contents: nil)
+            _ = FileManager.default.createFile(atPath: release, contents: nil)
             #expect(try await eventually {
                 try await second.poll()
                 return await second.activeJobs().isEmpty

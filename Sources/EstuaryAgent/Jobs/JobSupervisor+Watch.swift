@@ -26,10 +26,15 @@ extension JobSupervisor {
         outboxChanged()
     }
 
-    /// One pass of the job watcher: every active job is checked for `shim.json`, `status.json`,
-    /// and (every fifth pass) for a shim that vanished. Cheap: a few `access` calls per job.
+    /// One pass of the job watcher: ended shims are reaped, records the store could not take
+    /// are saved again, and every active job is checked for `shim.json`, `status.json`, and for
+    /// a shim that vanished (every pass for our own children, every fifth for re-adopted ones).
+    /// Cheap: a `waitpid` and a few `access` calls per job.
     public func poll() throws {
         pollCount &+= 1
+        reaper.reap()
+        reaper.discardExits(except: Set(active.values.compactMap(\.shimPID)))
+        for key in unsaved.sorted(by: { $0.jobID < $1.jobID }) { saveStartedRecord(key) }
         for key in Array(active.keys) {
             try check(key, agentRestarted: false, checkLiveness: pollCount % 5 == 0)
         }
@@ -64,8 +69,13 @@ extension JobSupervisor {
             try report(key, status: status)
             return
         }
-        guard checkLiveness, !ProcessDriver.isShimAlive(pid: shimPID, directory: directory) else {
-            if agentRestarted, record.cancelRequested { driver.cancel(shimPID: shimPID, directory: directory) }
+        // Our own child's liveness is exact and free; a re-adopted shim is identified by /proc.
+        let ourChild = reaper.isChild(shimPID)
+        let alive = ourChild ? reaper.isRunningChild(shimPID) : ProcessDriver.isShimAlive(pid: shimPID, directory: directory)
+        guard checkLiveness || ourChild, !alive else {
+            if agentRestarted, record.cancelRequested {
+                driver.cancel(shimPID: shimPID, directory: directory, runningChild: reaper.isRunningChild(shimPID))
+            }
             return
         }
         // The shim may have written its status and exited since the first look.
@@ -73,12 +83,23 @@ extension JobSupervisor {
             try report(key, status: status)
             return
         }
+        // How our child ended; nil for a shim of an earlier agent process.
+        let exit = reaper.takeExit(shimPID)
         let info = ProcessDriver.readShimInfo(directory)
         if let info { Self.killOrphanedGroup(info, directory: directory) }
+        let shimLog = "\(directory)/\(ShimFiles.shimLog)"
         if record.cancelRequested {
             try finish(key, state: .cancelled, message: "cancelled (the shim ended before recording a status)", usage: nil)
-        } else if info == nil, !agentRestarted {
-            try finish(key, state: .rejected, message: "the shim exited before starting the job; see \(directory)/\(ShimFiles.shimLog)", usage: nil)
+        } else if info == nil, exit == .exited(code: ShimRunner.exitNeverStartedJob) {
+            // The shim's documented code for giving up before spawning: the job never ran.
+            try finish(key, state: .rejected, message: "the shim exited before starting the job; see \(shimLog)", usage: nil)
+        } else if let exit {
+            // The shim spawns the job before writing shim.json, so even without it the job may
+            // have run (an OOM kill, a full disk): never REJECTED, which would run it again.
+            try finish(
+                key, state: .lost,
+                message: "the shim \(exit) without recording a status; the job may have run and its outcome is unknown; see \(shimLog)",
+                usage: nil)
         } else {
             let when = agentRestarted ? "while the agent was down" : "while the job was running"
             try finish(key, state: .lost, message: "shim disappeared \(when) and left no status; the job's outcome is unknown", usage: nil)
@@ -162,6 +183,9 @@ extension JobSupervisor {
     /// The active jobs, for tests and diagnostics.
     public func activeJobs() -> [JobRecord] { Array(active.values) }
 
+    /// Largest number of `LogChunk`s in one final-flush slice (64 × 64 KiB = 4 MiB per write).
+    public static let maxFinalChunksPerSlice = 64
+
     /// New output of every followed job, a few chunks per stream at most.
     public func pendingLogChunks() -> [Estuary_V1_Envelope] {
         var envelopes: [Estuary_V1_Envelope] = []
@@ -171,25 +195,43 @@ extension JobSupervisor {
         return envelopes
     }
 
-    /// All remaining output of jobs whose terminal updates are about to be sent, so that their
-    /// output precedes the terminal JobUpdate; those jobs are then no longer followed.
-    public func finalLogChunks(for updates: [Estuary_V1_JobUpdate]) throws -> [Estuary_V1_Envelope] {
-        var envelopes: [Estuary_V1_Envelope] = []
-        for update in updates where LocalJobState.fromWire(update.state)?.isTerminal == true {
-            let key = LogShipper.Key(jobID: JobID(rawValue: update.jobID), attempt: Int(update.attempt))
-            if let record = try store.job(key.jobID, attempt: key.attempt), let directory = record.jobDirectory {
+    /// Starts the final flush of the jobs whose terminal updates are about to be sent: follows
+    /// them again if need be (after a restart, from 0). Then call `finalLogChunks` until it
+    /// returns nothing, sending each slice, and only then send the updates.
+    public func beginFinalLogs(for updates: [Estuary_V1_JobUpdate]) throws {
+        for key in Self.terminalKeys(updates) {
+            if !logs.isFollowing(key), let record = try store.job(key.jobID, attempt: key.attempt), let directory = record.jobDirectory {
                 logs.follow(key, directory: directory)
-                envelopes += logs.chunks(for: key, maxChunksPerStream: nil)
+                if let seq = record.terminalSeq { logs.finished(key, terminalSeq: seq) }
             }
-            logs.forget(key)
+            logs.beginFinalFlush(key)
+        }
+    }
+
+    /// The next slice of the remaining output of those jobs, at most `maxChunks` chunks (and
+    /// never beyond `LogShipper.maxBytesPerStream` of a stream); empty when all has been read.
+    public func finalLogChunks(for updates: [Estuary_V1_JobUpdate], maxChunks: Int = maxFinalChunksPerSlice) -> [Estuary_V1_Envelope] {
+        var envelopes: [Estuary_V1_Envelope] = []
+        for key in Self.terminalKeys(updates) where envelopes.count < maxChunks {
+            envelopes += logs.chunks(for: key, maxChunksPerStream: .max, maxChunks: maxChunks - envelopes.count)
         }
         return envelopes
     }
 
-    /// Drops acknowledged entries, and forgets reported jobs older than `retentionMs`.
+    private static func terminalKeys(_ updates: [Estuary_V1_JobUpdate]) -> [LogShipper.Key] {
+        updates.filter { LocalJobState.fromWire($0.state)?.isTerminal == true }
+            .map { LogShipper.Key(jobID: JobID(rawValue: $0.jobID), attempt: Int($0.attempt)) }
+    }
+
+    /// Drops acknowledged entries (marking the jobs they finished as reported) and stops
+    /// following the output of those jobs.
     public func acknowledge(upTo ack: UInt64) throws {
         try store.acknowledge(upTo: ack, nowMs: now())
+        logs.acknowledged(upTo: ack)
     }
+
+    /// The number of jobs whose output is followed, for tests and diagnostics.
+    public func followedLogCount() -> Int { logs.followedKeys.count }
 
     /// Forgets jobs whose terminal report was acknowledged more than `retention` ago, with
     /// their directories.

@@ -18,6 +18,11 @@ public actor JobSupervisor {
     /// Non-terminal jobs, mirrored from the store.
     var active: [LogShipper.Key: JobRecord] = [:]
     var logs = LogShipper()
+    /// Shims this process spawned and has not reaped yet (see `ShimReaper`).
+    var reaper = ShimReaper()
+    /// Active jobs whose shim runs but whose record (directory, shim pid) the store has not
+    /// taken yet; `poll` retries the save.
+    var unsaved: Set<LogShipper.Key> = []
     private var outboxContinuation: AsyncStream<Void>.Continuation?
     var pollCount = 0
 
@@ -100,20 +105,43 @@ public actor JobSupervisor {
         return nil
     }
 
-    /// Starts the shim of an accepted job; a failure to start rejects the job.
+    /// Starts the shim of an accepted job; a failure to start rejects the job. Once the shim
+    /// runs, the job is supervised from memory even if the store cannot record it yet: reporting
+    /// it REJECTED, or starting a second shim, would run it twice.
     func start(_ key: LogShipper.Key) throws {
         guard var record = active[key] else { return }
         let simulated = pools.first { $0.acceleratorClass.rawValue == record.acceleratorClass }?.simulated ?? false
+        let directory: String
+        let pid: Int32
         do {
-            let (directory, pid) = try driver.launch(record, siteID: site.id, simulatedPool: simulated)
-            record.jobDirectory = directory
-            record.shimPID = pid
-            try store.save(record, emitting: [], nowMs: now())
-            active[key] = record
-            logs.follow(key, directory: directory)
-            logger.debug("shim started", metadata: ["job": "\(record.jobID)", "shim_pid": "\(pid)"])
+            (directory, pid) = try driver.launch(record, siteID: site.id, simulatedPool: simulated)
         } catch {
             try finish(key, state: .rejected, message: "cannot start the job's shim: \(error)", usage: nil)
+            return
+        }
+        reaper.spawned(pid)
+        record.jobDirectory = directory
+        record.shimPID = pid
+        active[key] = record
+        logs.follow(key, directory: directory)
+        logger.debug("shim started", metadata: ["job": "\(record.jobID)", "shim_pid": "\(pid)"])
+        saveStartedRecord(key)
+    }
+
+    /// Records a started job's directory and shim pid; on failure, keeps it for the next poll.
+    func saveStartedRecord(_ key: LogShipper.Key) {
+        guard let record = active[key] else {
+            unsaved.remove(key)
+            return
+        }
+        do {
+            try store.save(record, emitting: [], nowMs: now())
+            unsaved.remove(key)
+        } catch {
+            unsaved.insert(key)
+            logger.error(
+                "cannot record the started job; supervising it from memory and retrying",
+                metadata: ["job": "\(record.jobID)", "shim_pid": "\(record.shimPID ?? 0)", "error": "\(error)"])
         }
     }
 
@@ -136,7 +164,7 @@ public actor JobSupervisor {
             try store.save(record, emitting: [], nowMs: now())
             active[key] = record
             // If the shim is already gone, the next poll reports what happened.
-            driver.cancel(shimPID: pid, directory: directory)
+            driver.cancel(shimPID: pid, directory: directory, runningChild: reaper.isRunningChild(pid))
         }
     }
 
@@ -174,8 +202,10 @@ public actor JobSupervisor {
             bodies.append(JobReports.usage(record, startedAtMs: usage.startedAtMs, endedAtMs: usage.endedAtMs))
         }
         bodies.append(JobReports.update(record, state: state, atMs: at, message: message))
-        try store.save(record, emitting: bodies, nowMs: at)
+        record = try store.save(record, emitting: bodies, nowMs: at)
         active[key] = nil
+        unsaved.remove(key)
+        if let seq = record.terminalSeq { logs.finished(key, terminalSeq: seq) } else { logs.forget(key) }
         outboxChanged()
         let level: Logger.Level = state == .succeeded || state == .cancelled ? .info : .warning
         logger.log(level: level, "job ended", metadata: ["job": "\(record.jobID)", "state": "\(state.rawValue)", "cause": "\(message)"])

@@ -84,30 +84,23 @@ struct ProcessDriver: Sendable {
     }
 
     /// Asks the shim to cancel its job (it kills the job's process group, TERM then KILL).
-    /// Returns false when the shim is not running.
+    /// `runningChild`: the shim is this process's child and not reaped yet (`ShimReaper`), so
+    /// its pid is proof enough, even before it has exec'd. Returns false when the shim is not
+    /// running.
     @discardableResult
-    func cancel(shimPID: Int32, directory: String) -> Bool {
-        guard Self.isShimAlive(pid: shimPID, directory: directory) else { return false }
+    func cancel(shimPID: Int32, directory: String, runningChild: Bool) -> Bool {
+        guard runningChild || Self.isShimAlive(pid: shimPID, directory: directory) else { return false }
         return kill(shimPID, SIGTERM) == 0
     }
 
-    /// Whether `pid` is a live shim of `directory`: it exists, is not a zombie, and its command
-    /// line is `… shim --job-dir <directory>` (pids are reused, so the pid alone proves nothing).
-    /// Reaps the shim first if it is our child and has exited.
+    /// Whether `pid` is a live shim of `directory`, identified by its command line
+    /// (`… shim --job-dir <directory>`; pids are reused, so the pid alone proves nothing). A
+    /// zombie has an empty command line and counts as gone. Never waits for the process: the
+    /// agent's own children are reaped, and their liveness known, by `ShimReaper`. Just after
+    /// `posix_spawn` a child may not have exec'd yet, so use this only for shims that are not
+    /// this process's running children.
     static func isShimAlive(pid: Int32, directory: String) -> Bool {
         guard pid > 0 else { return false }
-        var status: Int32 = 0
-        switch waitpid(pid, &status, WNOHANG) {
-        case pid:
-            return false  // our child, and it has exited (now reaped)
-        case 0:
-            // Our child and still running. Its pid cannot be reused until we reap it, so this is
-            // proof enough, and it must be trusted: just after posix_spawn the child may not have
-            // exec'd yet and its cmdline is still the agent's.
-            return true
-        default:
-            break  // not our child (the agent restarted): identify it by its command line
-        }
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return false }
         let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         guard let shimIndex = arguments.firstIndex(of: "shim") else { return false }

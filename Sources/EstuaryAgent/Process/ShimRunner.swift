@@ -21,18 +21,25 @@ public enum ShimRunner {
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
+    /// The shim's exit code when it gave up before starting the job (no job process was ever
+    /// spawned). The agent reports such an attempt REJECTED; any other end of a shim that left
+    /// no `status.json` is LOST, since the job may have run. Only `run` returns it, and only
+    /// before spawning.
+    public static let exitNeverStartedJob: Int32 = 2
+
     /// Runs the job described in `jobDirectory/launch.json` to its end. Returns the process exit
-    /// status for the shim itself (0 when status.json was written).
+    /// status for the shim itself: 0 when status.json was written, 1 when writing it failed (the
+    /// job ran), `exitNeverStartedJob` when the job was never started.
     public static func run(jobDirectory: String) -> Int32 {
         blockSignals()
         sealInheritedDescriptors()
         guard chdir(jobDirectory) == 0 else {
             report("cannot enter \(jobDirectory): \(String(cString: strerror(errno)))")
-            return 2
+            return exitNeverStartedJob
         }
         guard let launch = JobDirectoryIO.read(ShimLaunch.self, directory: jobDirectory, file: ShimFiles.launch) else {
             report("cannot read \(ShimFiles.launch) in \(jobDirectory)")
-            return 2
+            return exitNeverStartedJob
         }
 
         let startedAt = SystemTime.wallMilliseconds()

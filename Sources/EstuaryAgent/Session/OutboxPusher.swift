@@ -4,7 +4,9 @@ import Synchronization
 
 /// Sends outbox entries in seq order as they are written, each once per session; entries stay
 /// in the outbox until acknowledged and are resent by the next session if need be. The last
-/// output of a job goes out just before its terminal JobUpdate, in the same write.
+/// output of a job goes out just before its terminal JobUpdate, in bounded slices (at most
+/// `JobSupervisor.maxFinalChunksPerSlice` chunks per write), so a job that wrote gigabytes never
+/// has its output in memory at once.
 final class OutboxPusher: Sendable {
     let supervisor: JobSupervisor
     let writer: EnvelopeWriter
@@ -28,8 +30,13 @@ final class OutboxPusher: Sendable {
                 if case .jobUpdate(let update) = entry.envelope.body { return update }
                 return nil
             }
-            let logs = try await supervisor.finalLogChunks(for: updates)
-            try await writer.send(contentsOf: (logs + entries.map(\.envelope)).map(link.stamp))
+            try await supervisor.beginFinalLogs(for: updates)
+            while true {
+                let slice = await supervisor.finalLogChunks(for: updates)
+                if slice.isEmpty { break }
+                try await writer.send(contentsOf: slice.map(link.stamp))
+            }
+            try await writer.send(contentsOf: entries.map(\.envelope).map(link.stamp))
             lastSent.withLock { $0 = last.seq }
         }
     }

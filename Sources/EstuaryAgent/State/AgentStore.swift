@@ -61,6 +61,12 @@ public final class AgentStore: Sendable {
 
     // MARK: outbox
 
+    /// Runs raw SQL against the store: for tests that inject failures (e.g. a trigger that
+    /// aborts writes), never for the agent itself.
+    func executeForTesting(_ sql: String) throws {
+        try database.write { db in try db.execute(sql: sql) }
+    }
+
     /// The seq the next reliable envelope will get (Hello.next_seq).
     public func nextSeq() throws -> UInt64 {
         try database.read { db in try Self.nextSeq(db) }
@@ -140,7 +146,7 @@ public final class AgentStore: Sendable {
                 arguments: [record.jobID.rawValue, record.attempt]
             ) ?? false
             if exists { return false }
-            try Self.save(db, record, emitting: bodies, nowMs: nowMs)
+            _ = try Self.save(db, record, emitting: bodies, nowMs: nowMs)
             return true
         }
     }
