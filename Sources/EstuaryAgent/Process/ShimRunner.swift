@@ -153,32 +153,24 @@ public enum ShimRunner {
         return set
     }
 
-    /// Deals with the descriptors the shim inherited from the agent. Sockets (the agent's mesh
-    /// connection) are closed: left open, they would keep the agent's connection alive after the
-    /// agent died, so the coordinator would not see the session end. Everything else (the
-    /// outbox database, epoll instances that the runtime may share) is kept out of the job by
-    /// close-on-exec.
+    /// Closes every descriptor the shim inherited from the agent: its mesh socket, NIO's epoll
+    /// instances, the outbox database. Left open, they would keep the agent's connection alive
+    /// after the agent died (the coordinator would not see the session end) and leak into the
+    /// job. Inherited means "open without close-on-exec": a descriptor with close-on-exec cannot
+    /// have survived the exec that started us, so those belong to our own runtime and stay.
     private static func sealInheritedDescriptors() {
         guard let directory = opendir("/proc/self/fd") else { return }
-        defer { closedir(directory) }
         var descriptors: [Int32] = []
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            if let fd = Int32(name), fd > 2 { descriptors.append(fd) }
+            if let fd = Int32(name), fd > 2, fd != dirfd(directory) { descriptors.append(fd) }
         }
-        for fd in descriptors where fd != dirfd(directory) {
-            var target = [UInt8](repeating: 0, count: 64)
-            let length = target.withUnsafeMutableBufferPointer { buffer in
-                buffer.withMemoryRebound(to: CChar.self) { readlink("/proc/self/fd/\(fd)", $0.baseAddress!, $0.count - 1) }
-            }
-            if length > 0, String(decoding: target.prefix(length), as: UTF8.self).hasPrefix("socket:") {
-                close(fd)
-                continue
-            }
+        closedir(directory)
+        for fd in descriptors {
             let flags = fcntl(fd, F_GETFD)
-            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+            if flags >= 0, flags & FD_CLOEXEC == 0 { close(fd) }
         }
     }
 
