@@ -29,11 +29,9 @@ public enum JobFile {
     public static func parse(_ text: String) throws(JobFileError) -> JobSpec {
         let root: TOMLTable
         do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw .syntax(line: error.source.begin.line, column: error.source.begin.column, message: error.description)
+            root = try TOMLText.parse(text)
         } catch {
-            throw .syntax(line: 1, column: 1, message: "\(error)")
+            throw .syntax(line: error.line, column: error.column, message: error.message)
         }
         var reader = JobFileReader()
         return try reader.read(root)

@@ -14,11 +14,9 @@ extension SiteProfile {
     public static func parse(_ text: String) throws(SiteProfileError) -> SiteProfile {
         let root: TOMLTable
         do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw .syntax(line: error.source.begin.line, column: error.source.begin.column, message: error.description)
+            root = try TOMLText.parse(text)
         } catch {
-            throw .syntax(line: 1, column: 1, message: "\(error)")
+            throw .syntax(line: error.line, column: error.column, message: error.message)
         }
         var reader = SiteProfileReader()
         let profile = reader.read(root)
