@@ -21,7 +21,7 @@ struct SimulatedSite: Sendable {
     }
 
     var headers: [(String, String)] {
-        [(SessionHTTP.protocolHeader, "1"), (SessionHTTP.siteHeader, id)]
+        [(WireProtocol.protocolHeader, "1"), (WireProtocol.siteHeader, id)]
     }
 
     func hello() -> Estuary_V1_Envelope {

@@ -39,12 +39,3 @@ public struct HTTP2Limits: Sendable, Hashable {
         return configuration
     }
 }
-
-/// The HTTP shape of an Estuary session stream (PROTOCOL.md §3).
-public enum SessionHTTP {
-    public static let path = "/estuary.v1/session"
-    public static let contentType = "application/estuary-frames"
-    public static let protocolHeader = "estuary-protocol"
-    public static let siteHeader = "estuary-site"
-    public static let errorHeader = "estuary-error"
-}

@@ -74,9 +74,9 @@ public enum MeshClient {
         let codec = SessionCodec(limits: configuration.frames)
         return try await stream.executeThenClose { inbound, outbound in
             var request: HPACKHeaders = [
-                ":method": "POST", ":scheme": "http", ":path": SessionHTTP.path,
+                ":method": "POST", ":scheme": "http", ":path": WireProtocol.sessionPath,
                 ":authority": "\(configuration.host):\(configuration.port)",
-                "content-type": SessionHTTP.contentType,
+                "content-type": WireProtocol.contentType,
             ]
             for (name, value) in extra { request.add(name: name, value: value) }
             try await outbound.write(.headers(.init(headers: request)))
@@ -96,7 +96,7 @@ public enum MeshClient {
             guard response[":status"] == "200" else {
                 throw TransportError.refused(
                     status: Int(response[":status"] ?? "") ?? 0,
-                    message: response[SessionHTTP.errorHeader] ?? "no reason given",
+                    message: response[WireProtocol.errorHeader] ?? "no reason given",
                     retryAfterSeconds: response["retry-after"].flatMap { Int($0) }
                 )
             }

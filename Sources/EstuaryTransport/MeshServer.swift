@@ -26,11 +26,10 @@ public struct SessionRequest: Sendable {
     public let headers: [String: String]
     public let remoteAddress: String
 
-    public var siteHeader: String? { headers[SessionHTTP.siteHeader] }
-    public var protocolVersions: [UInt32] {
-        (headers[SessionHTTP.protocolHeader] ?? "").split(separator: ",").compactMap {
-            UInt32($0.filter { $0 != " " && $0 != "\t" })
-        }
+    public var siteHeader: String? { headers[WireProtocol.siteHeader] }
+    /// The versions the `estuary-protocol` header offers; nil when it is missing or ill-formed.
+    public var protocolVersions: [UInt32]? {
+        headers[WireProtocol.protocolHeader].flatMap(WireProtocol.parseVersionsHeader)
     }
 }
 
@@ -175,7 +174,7 @@ public final class MeshServer: Sendable {
                     try await Self.refuse(refusal, outbound: outbound)
                     return
                 }
-                let response: HPACKHeaders = [":status": "200", "content-type": SessionHTTP.contentType]
+                let response: HPACKHeaders = [":status": "200", "content-type": WireProtocol.contentType]
                 try await outbound.write(.headers(.init(headers: response)))
                 let session = MeshServerSession(
                     request: request,
@@ -193,21 +192,21 @@ public final class MeshServer: Sendable {
     }
 
     static func checkShape(_ headers: [String: String]) -> SessionRefusal? {
-        if headers[":path"] != SessionHTTP.path {
-            return SessionRefusal(status: 404, message: "unknown path \(headers[":path"] ?? "-"); sessions use \(SessionHTTP.path)")
+        if headers[":path"] != WireProtocol.sessionPath {
+            return SessionRefusal(status: 404, message: "unknown path \(headers[":path"] ?? "-"); sessions use \(WireProtocol.sessionPath)")
         }
         if headers[":method"] != "POST" {
             return SessionRefusal(status: 405, message: "sessions are opened with POST")
         }
         let contentType = headers["content-type"]?.split(separator: ";").first.map(String.init)
-        if contentType != SessionHTTP.contentType {
-            return SessionRefusal(status: 415, message: "content-type must be \(SessionHTTP.contentType)")
+        if contentType != WireProtocol.contentType {
+            return SessionRefusal(status: 415, message: "content-type must be \(WireProtocol.contentType)")
         }
         return nil
     }
 
     static func refuse(_ refusal: SessionRefusal, outbound: NIOAsyncChannelOutboundWriter<HTTP2Frame.FramePayload>) async throws {
-        var headers: HPACKHeaders = [":status": "\(refusal.status)", SessionHTTP.errorHeader: sanitize(refusal.message)]
+        var headers: HPACKHeaders = [":status": "\(refusal.status)", WireProtocol.errorHeader: sanitize(refusal.message)]
         if let retry = refusal.retryAfterSeconds { headers.add(name: "retry-after", value: "\(retry)") }
         try await outbound.write(.headers(.init(headers: headers, endStream: true)))
     }

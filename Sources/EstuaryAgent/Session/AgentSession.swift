@@ -26,8 +26,8 @@ struct AgentSession {
                 group.addTask {
                     let client = MeshClientConfiguration(host: configuration.coordinator.host, port: configuration.coordinator.port)
                     let headers = [
-                        (SessionHTTP.protocolHeader, WireProtocol.supportedVersions.map(String.init).joined(separator: ",")),
-                        (SessionHTTP.siteHeader, configuration.profile.site.id.rawValue),
+                        (WireProtocol.protocolHeader, WireProtocol.supportedVersions.map(String.init).joined(separator: ",")),
+                        (WireProtocol.siteHeader, configuration.profile.site.id.rawValue),
                     ]
                     do {
                         try await MeshClient.withSession(configuration: client, headers: headers) { session in

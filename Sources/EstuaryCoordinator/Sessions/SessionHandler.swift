@@ -19,16 +19,16 @@ struct SessionHandler: MeshSessionHandler {
         if shuttingDown.value.load(ordering: .relaxed) {
             return SessionRefusal(status: 503, message: "coordinator is shutting down", retryAfterSeconds: 5)
         }
-        guard let header = request.headers[SessionHTTP.protocolHeader] else {
-            return SessionRefusal(status: 400, message: "missing \(SessionHTTP.protocolHeader) header")
+        guard let header = request.headers[WireProtocol.protocolHeader] else {
+            return SessionRefusal(status: 400, message: "missing \(WireProtocol.protocolHeader) header")
         }
-        guard let offered = WireProtocol.parseVersionsHeader(header), WireProtocol.negotiate(offered) != nil else {
+        guard let offered = request.protocolVersions, WireProtocol.negotiate(offered) != nil else {
             return SessionRefusal(
                 status: 400,
                 message: "no common protocol version: agent offers \(header), coordinator speaks \(WireProtocol.versionsHeaderValue())")
         }
         guard let site = request.siteHeader, Identifiers.isWellFormed(site) else {
-            return SessionRefusal(status: 400, message: "missing or ill-formed \(SessionHTTP.siteHeader) header")
+            return SessionRefusal(status: 400, message: "missing or ill-formed \(WireProtocol.siteHeader) header")
         }
         return nil
     }
@@ -157,7 +157,7 @@ struct SessionHandler: MeshSessionHandler {
         if let header = request.siteHeader, header != descriptor.id.rawValue {
             throw SessionFailure(
                 code: .protocolViolation,
-                message: "the \(SessionHTTP.siteHeader) header says \(header) but Hello says \(descriptor.id)")
+                message: "the \(WireProtocol.siteHeader) header says \(header) but Hello says \(descriptor.id)")
         }
         return (descriptor, hello)
     }
