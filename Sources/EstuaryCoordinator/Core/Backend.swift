@@ -36,7 +36,11 @@ struct LiveBackend: CoordinatorBackend {
     }
 
     func logs(_ id: JobID, stream: LogStreamKind, offset: Int64, limit: Int) async throws -> LogSlice {
-        guard let job = try await self.job(id) else { throw BackendError.notFound("job \(id)") }
+        // Only the job's state is needed; `job(_:)` would also load every event on each poll
+        // of `estuaryctl job logs --follow`.
+        guard id.isWellFormed, let job = try await store.read({ tx in try tx.job(id) }) else {
+            throw BackendError.notFound("job \(id)")
+        }
         let (data, size) = logs.read(job: id, stream: stream, offset: max(0, offset), limit: max(0, min(limit, 1 << 20)))
         let complete = job.state.isTerminal && max(0, offset) + Int64(data.count) >= size
         return LogSlice(data: data, offset: max(0, offset), size: size, complete: complete, state: job.state)

@@ -7,11 +7,8 @@ extension CoordinatorCore {
     func submit(_ spec: JobSpec) async throws -> SubmitView {
         let problems = spec.validate()
         if !problems.isEmpty { throw BackendError.invalid(problems) }
-        if let key = spec.idempotencyKey,
-            let existing = try await store.read({ tx in try tx.job(tenant: spec.tenant, idempotencyKey: key) })
-        {
-            return try Self.matchExisting(existing, spec: spec)
-        }
+        // A repeated idempotency key is found inside the write transaction below, which is the
+        // only place the check is race-free; a separate read first would only duplicate it.
         let now = clock()
         let id = ids.next(nowMs: now, random: random.next())
         var job = JobRecord(id: id, spec: spec, state: .queued, createdAtMs: now, updatedAtMs: now)
