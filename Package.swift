@@ -12,6 +12,10 @@ let package = Package(
         .executable(name: "estuary-coordinator", targets: ["estuary-coordinator"]),
         .executable(name: "estuary-agent", targets: ["estuary-agent"]),
         .executable(name: "estuaryctl", targets: ["estuaryctl"]),
+        // Libraries only so that Fuzz/ (a separate package built with -sanitize=fuzzer) can link
+        // the decoders and parsers it fuzzes.
+        .library(name: "EstuaryWire", targets: ["EstuaryWire"]),
+        .library(name: "EstuaryConfig", targets: ["EstuaryConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -24,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // MARK: pure
@@ -44,11 +52,24 @@ let package = Package(
             dependencies: ["EstuaryModel", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
 
+        // MARK: trust (CA, certificates, identities, secret tokens; no sockets)
+        .target(
+            name: "EstuaryTrust",
+            dependencies: [
+                "EstuaryModel",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+
         // MARK: I/O
         .target(
             name: "EstuaryTransport",
             dependencies: [
-                "EstuaryWire",
+                "EstuaryWire", "EstuaryTrust",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
@@ -66,7 +87,8 @@ let package = Package(
         .target(
             name: "EstuaryCoordinator",
             dependencies: [
-                "EstuaryModel", "EstuaryWire", "EstuaryConfig", "EstuaryTransport", "EstuaryStore",
+                "EstuaryModel", "EstuaryWire", "EstuaryConfig", "EstuaryTransport", "EstuaryStore", "EstuaryTrust",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -76,7 +98,7 @@ let package = Package(
         .target(
             name: "EstuaryAgent",
             dependencies: [
-                "EstuaryModel", "EstuaryWire", "EstuaryConfig", "EstuaryTransport",
+                "EstuaryModel", "EstuaryWire", "EstuaryConfig", "EstuaryTransport", "EstuaryTrust",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -107,6 +129,7 @@ let package = Package(
                 "EstuaryModel", "EstuaryConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
 
@@ -129,6 +152,10 @@ let package = Package(
             name: "EstuaryWireTests",
             dependencies: ["EstuaryWire", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        .testTarget(
+            name: "EstuaryTrustTests",
+            dependencies: ["EstuaryTrust", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryModel"]),
         .testTarget(
             name: "EstuaryStoreTests", dependencies: ["EstuaryStore", .product(name: "Logging", package: "swift-log")]),
@@ -145,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "EstuaryIntegrationTests",
             dependencies: [
-                "EstuaryModel", "EstuaryWire", "EstuaryTransport",
+                "EstuaryModel", "EstuaryWire", "EstuaryTransport", "EstuaryTrust",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
