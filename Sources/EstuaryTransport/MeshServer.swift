@@ -1,9 +1,11 @@
+import EstuaryTrust
 import EstuaryWire
 import Logging
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
 
 /// Settings of the mesh listener (PROTOCOL.md §2).
 public struct MeshServerConfiguration: Sendable {
@@ -16,6 +18,8 @@ public struct MeshServerConfiguration: Sendable {
     public var handshakeTimeout: TimeAmount = .seconds(10)
     /// A connection that sent nothing (not even a PING) for this long is closed.
     public var idleTimeout: TimeAmount = .seconds(60)
+    /// Mutual TLS; nil serves cleartext HTTP/2 (h2c, `--insecure-dev` only).
+    public var tls: MeshServerTLS?
 
     public init() {}
 }
@@ -25,6 +29,14 @@ public struct SessionRequest: Sendable {
     /// Request headers with lower-case names.
     public let headers: [String: String]
     public let remoteAddress: String
+    /// The client's verified certificate; nil over h2c.
+    public let peer: PeerCertificate?
+
+    public init(headers: [String: String], remoteAddress: String, peer: PeerCertificate? = nil) {
+        self.headers = headers
+        self.remoteAddress = remoteAddress
+        self.peer = peer
+    }
 
     public var siteHeader: String? { headers[WireProtocol.siteHeader] }
     /// The versions the `estuary-protocol` header offers; nil when it is missing or ill-formed.
@@ -72,13 +84,19 @@ public protocol MeshSessionHandler: Sendable {
     func admit(_ request: SessionRequest) async -> SessionRefusal?
     /// Runs an accepted session until it ends. The stream is closed when this returns.
     func run(_ session: MeshServerSession) async
+    /// Answers a POST to any path but the session path (e.g. `/estuary/v1/renew`), with its
+    /// whole body (at most `MeshServer.unaryBodyLimit`). The default answers 404.
+    func unary(_ request: SessionRequest, body: [UInt8]) async -> UnaryResponse
 }
 
-/// The mesh listener: HTTP/2 with prior knowledge (h2c, `--insecure-dev`), one session stream
-/// per agent connection, explicit limits, handshake deadline and idle close.
+/// The mesh listener: HTTP/2 over mutual TLS 1.3 (or with prior knowledge, h2c, under
+/// `--insecure-dev`), one session stream per agent connection, explicit limits, handshake
+/// deadline and idle close.
 public final class MeshServer: Sendable {
     typealias StreamChannel = NIOAsyncChannel<HTTP2Frame.FramePayload, HTTP2Frame.FramePayload>
-    typealias Connection = (channel: any Channel, mux: NIOHTTP2Handler.AsyncStreamMultiplexer<StreamChannel>)
+    typealias Connection = (
+        channel: any Channel, mux: NIOHTTP2Handler.AsyncStreamMultiplexer<StreamChannel>, tls: TLSConnectionState?
+    )
 
     let listener: NIOAsyncChannel<Connection, Never>
     let configuration: MeshServerConfiguration
@@ -102,6 +120,7 @@ public final class MeshServer: Sendable {
         let http2 = configuration.http2.handlerConfiguration()
         let handshake = configuration.handshakeTimeout
         let idle = configuration.idleTimeout
+        let tls = try configuration.tls?.makeSetup()
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -110,6 +129,20 @@ public final class MeshServer: Sendable {
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture { () -> Connection in
                     let sync = channel.pipeline.syncOperations
+                    var state: TLSConnectionState?
+                    if let tls {
+                        let connectionState = TLSConnectionState()
+                        let remote = channel.remoteAddress.map { "\($0)" } ?? "unknown"
+                        try sync.addHandler(
+                            NIOSSLServerHandler(
+                                context: tls.context,
+                                customVerificationCallbackWithMetadata: tls.verification.callback(recordingInto: connectionState)
+                            )
+                        )
+                        try sync.addHandler(
+                            TLSHandshakeObserver(state: connectionState, logger: logger, remote: remote, outcome: nil))
+                        state = connectionState
+                    }
                     try sync.addHandler(IdleStateHandler(readTimeout: idle))
                     try sync.addHandler(IdleCloseHandler())
                     try sync.addHandler(HandshakeDeadlineHandler(timeout: handshake), name: HandshakeDeadlineHandler.name)
@@ -121,7 +154,7 @@ public final class MeshServer: Sendable {
                             try StreamChannel(wrappingChannelSynchronously: stream)
                         }
                     }
-                    return (channel, mux)
+                    return (channel, mux, state)
                 }
             }
         return MeshServer(listener: listener, configuration: configuration, logger: logger)
@@ -145,7 +178,9 @@ public final class MeshServer: Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 for try await stream in connection.mux.inbound {
                     group.addTask {
-                        await self.serve(stream: stream, connection: connection.channel, remote: remote, handler: handler)
+                        await self.serve(
+                            stream: stream, connection: connection.channel, remote: remote, peer: connection.tls?.peer,
+                            handler: handler)
                     }
                 }
             }
@@ -156,7 +191,8 @@ public final class MeshServer: Sendable {
     }
 
     private func serve(
-        stream: StreamChannel, connection: any Channel, remote: String, handler: some MeshSessionHandler
+        stream: StreamChannel, connection: any Channel, remote: String, peer: PeerCertificate?,
+        handler: some MeshSessionHandler
     ) async {
         let codec = SessionCodec(limits: configuration.frames)
         do {
@@ -167,7 +203,16 @@ public final class MeshServer: Sendable {
                 }
                 var headers: [String: String] = [:]
                 for (name, value, _) in opening.headers { headers[name.lowercased()] = value }
-                let request = SessionRequest(headers: headers, remoteAddress: remote)
+                // Streams only start after the TLS handshake, which verified the peer.
+                if configuration.tls != nil && peer == nil {
+                    throw TransportError.tlsFailed("stream on a TLS connection without a verified peer")
+                }
+                let request = SessionRequest(headers: headers, remoteAddress: remote, peer: peer)
+                if Self.isUnary(headers) {
+                    try await Self.serveUnary(
+                        request, endStream: opening.endStream, frames: &frames, outbound: outbound, handler: handler)
+                    return
+                }
                 var refusal = Self.checkShape(headers)
                 if refusal == nil { refusal = await handler.admit(request) }
                 if let refusal {
