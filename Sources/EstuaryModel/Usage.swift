@@ -26,6 +26,8 @@ public struct UsageRecord: Sendable, Hashable, Codable {
     /// outlived its walltime while its site was cut off. With at most 10^9 units per job this
     /// keeps unit-milliseconds far below `Int64.max`.
     public static let maxDurationMs: Int64 = (Int64(JobLimits.maxWalltimeSeconds) + 86_400) * 1000
+    /// The most units one record may count: a job's largest possible allocation.
+    public static let maxUnits = JobLimits.maxUnitsPerTask * JobLimits.maxTasks
 
     public var durationMs: Int64 {
         let (duration, overflow) = endedAtMs.subtractingReportingOverflow(startedAtMs)

@@ -79,6 +79,28 @@ struct ConversionTests {
         }
     }
 
+    // Found by Fuzz/ (FuzzEnvelopeDecoder): started -1, ended Int64.max trapped on the
+    // subtraction, and 2^32-1 units were accepted. Both come from a peer, so both are refused.
+    @Test("hostile usage values are refused, never trap", arguments: [
+        (Int64(-1), Int64.max, UInt32(1), ["started_at_ms", "ended_at_ms"]),
+        (Int64.min, Int64.max, UInt32(1), ["started_at_ms", "ended_at_ms"]),
+        (Int64(0), Int64(1_000), UInt32.max, ["units"]),
+    ])
+    func usageRecordHostile(started: Int64, ended: Int64, units: UInt32, fields: [String]) {
+        var wire = Estuary_V1_UsageRecord()
+        wire.recordID = "u-j-1-1"
+        wire.jobID = "j-1"
+        wire.acceleratorClass = "cpu-x86-64"
+        wire.units = units
+        wire.startedAtMs = started
+        wire.endedAtMs = ended
+        #expect {
+            try UsageRecord(wire: wire, siteID: "s")
+        } throws: { error in
+            (error as? ValidationError)?.problems.map(\.field) == fields
+        }
+    }
+
     @Test("a site descriptor survives the wire, and an ill-formed id is refused")
     func site() throws {
         let site = SiteDescriptor(id: "gz-tianhe", displayName: "Tianhe", region: "guangzhou", zones: ["gba"], driver: "slurm")

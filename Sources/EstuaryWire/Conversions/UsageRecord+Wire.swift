@@ -35,12 +35,17 @@ extension UsageRecord {
             problems.append(FieldError(field: "accelerator_class", message: "must be a catalog class name"))
         }
         if units < 1 { problems.append(FieldError(field: "units", message: "must be at least 1")) }
+        if units > UsageRecord.maxUnits {
+            problems.append(FieldError(field: "units", message: "must be at most \(UsageRecord.maxUnits), the largest job"))
+        }
         if startedAtMs < 0 {
             problems.append(FieldError(field: "started_at_ms", message: "must not be before 1970"))
         }
+        // Hostile values must not trap: the difference of two arbitrary Int64s can overflow.
+        let (duration, overflow) = endedAtMs.subtractingReportingOverflow(startedAtMs)
         if endedAtMs < startedAtMs {
             problems.append(FieldError(field: "ended_at_ms", message: "is before started_at_ms"))
-        } else if endedAtMs - startedAtMs > UsageRecord.maxDurationMs {
+        } else if overflow || duration > UsageRecord.maxDurationMs {
             // Bounded so that units × duration can never overflow, whatever a peer sends.
             problems.append(FieldError(field: "ended_at_ms", message: "the record lasts longer than any job may run"))
         }
