@@ -67,6 +67,75 @@ enum Schema {
                     CREATE INDEX usage_by_job ON usage_records(job_id);
                     """)
         }
+        migrator.registerMigration("v2: trust (API tokens, join tokens, enrollments, certificates, audit log)") { db in
+            try db.execute(sql: trustTables)
+        }
         return migrator
     }
+
+    /// Secrets are stored only as SHA-256 of the secret part (`secret_hash`); the id is public.
+    /// `audit_log` is append-only: triggers refuse every UPDATE and DELETE, so a bug (or a
+    /// careless maintenance query) cannot rewrite history through this database connection.
+    static let trustTables = """
+        CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY NOT NULL,
+            secret_hash TEXT NOT NULL,
+            role TEXT NOT NULL,
+            subject TEXT,
+            name TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            expires_at_ms INTEGER,
+            revoked_at_ms INTEGER
+        );
+        CREATE TABLE join_tokens (
+            id TEXT PRIMARY KEY NOT NULL,
+            secret_hash TEXT NOT NULL,
+            site_id TEXT NOT NULL,
+            org TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            expires_at_ms INTEGER NOT NULL,
+            used_at_ms INTEGER,
+            used_from TEXT
+        );
+        CREATE INDEX join_tokens_by_site ON join_tokens(site_id);
+        CREATE TABLE site_enrollments (
+            site_id TEXT PRIMARY KEY NOT NULL,
+            org TEXT NOT NULL,
+            added_at_ms INTEGER NOT NULL,
+            revoked_at_ms INTEGER
+        );
+        CREATE TABLE certificates (
+            serial TEXT PRIMARY KEY NOT NULL,
+            role TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            not_before_ms INTEGER NOT NULL,
+            not_after_ms INTEGER NOT NULL,
+            issued_at_ms INTEGER NOT NULL,
+            revoked_at_ms INTEGER
+        );
+        CREATE INDEX certificates_by_subject ON certificates(role, subject);
+        CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at_ms INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            role TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            source TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL
+        );
+        CREATE INDEX audit_log_by_actor ON audit_log(actor, seq);
+        CREATE INDEX audit_log_by_action ON audit_log(action, seq);
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_log is append-only');
+        END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_log is append-only');
+        END;
+        """
 }

@@ -8,7 +8,7 @@ public struct StoreTransaction {
 
     /// Runs a statement through SQLite's prepared-statement cache: the hot writes are compiled
     /// once per connection, not on every call.
-    private func run(_ sql: String, arguments: StatementArguments) throws {
+    func run(_ sql: String, arguments: StatementArguments) throws {
         try db.cachedStatement(sql: sql).execute(arguments: arguments)
     }
 
@@ -173,12 +173,27 @@ public struct StoreTransaction {
     }
 
     public func usage(job: JobID?) throws -> [UsageRecord] {
-        let rows: [Row]
+        try usage(job: job, site: nil, tenant: nil)
+    }
+
+    /// Usage records, optionally only one job's, one site's, or those of one tenant's jobs.
+    public func usage(job: JobID?, site: SiteID?, tenant: TenantID?) throws -> [UsageRecord] {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
         if let job {
-            rows = try Row.fetchAll(db, sql: "SELECT * FROM usage_records WHERE job_id = ? ORDER BY id", arguments: [job.rawValue])
-        } else {
-            rows = try Row.fetchAll(db, sql: "SELECT * FROM usage_records ORDER BY id")
+            clauses.append("u.job_id = ?")
+            arguments += [job.rawValue]
         }
+        if let site {
+            clauses.append("u.site_id = ?")
+            arguments += [site.rawValue]
+        }
+        if let tenant {
+            clauses.append("u.job_id IN (SELECT id FROM jobs WHERE tenant = ?)")
+            arguments += [tenant.rawValue]
+        }
+        let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        let rows = try Row.fetchAll(db, sql: "SELECT u.* FROM usage_records u \(whereClause) ORDER BY u.id", arguments: arguments)
         return rows.map { row in
             UsageRecord(
                 id: UsageRecordID(rawValue: row["id"]), jobID: JobID(rawValue: row["job_id"]),
