@@ -27,10 +27,14 @@ struct APIProtocolSniffingTests {
     @Test("HTTP/1.1 (AsyncHTTPClient) and HTTP/2 prior knowledge (nghttp) are served on the same port")
     func bothProtocolsOnOnePort() async throws {
         let backend = APITestBackend()
+        let token = try await backend.trust.createAPIToken(
+            NewAPIToken(role: .admin, subject: nil, name: "sniff", ttlSeconds: nil), by: .coordinator
+        ).text
         let app = makeAPIApplication(
             backend: backend, configuration: APIConfiguration(port: 0), logger: Logger(label: "api-sniff-test")
         )
-        try await app.test(.ahc(.http)) { client in
+        try await app.test(.ahc(.http)) { plain in
+            let client = AuthorizedClient(plain, token: token)
             // HTTP/1.1 through AsyncHTTPClient.
             let health = try await client.execute(uri: "/healthz", method: .get)
             #expect(health.status == .ok)
@@ -46,7 +50,8 @@ struct APIProtocolSniffingTests {
             #expect(h2.output.contains(":status: 200"))
             #expect(h2.output.contains(#"{"checks":{},"status":"ok"}"#))
 
-            let missing = try await Self.run(nghttp, ["-v", "http://localhost:\(port)/v1/jobs/j-404"])
+            let missing = try await Self.run(
+                nghttp, ["-v", "-H", "Authorization: Bearer \(token)", "http://localhost:\(port)/v1/jobs/j-404"])
             #expect(missing.output.contains(":status: 404"))
             #expect(missing.output.contains(#""code":"not_found""#))
 

@@ -1,9 +1,34 @@
 import EstuaryCoordinator
 import EstuaryModel
+import EstuaryStore
+import Foundation
+import Logging
+import Synchronization
 
 /// A small in-memory ``CoordinatorBackend`` for the API layer's tests: enough behaviour to
-/// exercise every route and status code, none of the real coordinator.
+/// exercise every route and status code, none of the real coordinator. Trust state (tokens,
+/// enrollment, audit) is the real ``TrustService`` over a store in a temporary directory.
 actor APITestBackend: CoordinatorBackend {
+    nonisolated let trust: TrustService
+    nonisolated let directory: String
+    /// The trust service's wall clock, which tests move.
+    nonisolated let clock: TestClock
+    /// Sites and serials the revocation hook was called with.
+    nonisolated let revocations = Revocations()
+
+    init(issuer: (any CertificateIssuer)? = nil, clock: TestClock = TestClock()) {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("estuary-api-\(UUID().uuidString)").path
+        // A temporary directory that cannot be created is a broken test machine, not a test failure to report.
+        let store = try! CoordinatorStore(directory: directory, logger: Logger(label: "api-test"))
+        self.clock = clock
+        let revocations = self.revocations
+        trust = TrustService(
+            store: store, issuer: issuer, clock: { clock.now }, logger: Logger(label: "api-test"),
+            onSiteRevoked: { site, serials in revocations.append(site, serials) })
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
     private var jobsByID: [JobID: JobView] = [:]
     private var order: [JobID] = []
     private var byIdempotencyKey: [String: JobID] = [:]
@@ -72,11 +97,45 @@ actor APITestBackend: CoordinatorBackend {
         )
     }
 
-    func usage(job: JobID?) async throws -> UsageView {
-        UsageView(records: usageRecords.filter { job == nil || $0.jobID == job })
+    func jobScope(_ id: JobID) async throws -> JobScope? {
+        jobsByID[id].map { JobScope(tenant: $0.spec.tenant, site: $0.siteID) }
+    }
+
+    func usage(_ query: UsageQuery) async throws -> UsageView {
+        UsageView(
+            records: usageRecords.filter { record in
+                (query.job == nil || record.jobID == query.job) && (query.site == nil || record.siteID == query.site)
+                    && (query.tenant == nil || jobsByID[record.jobID]?.spec.tenant == query.tenant)
+            })
+    }
+
+    /// Puts a job at a site, as placement would.
+    func place(_ id: JobID, at site: SiteID) {
+        jobsByID[id]?.siteID = site
+        jobsByID[id]?.state = .running
     }
 
     func sites() async throws -> SiteListView { SiteListView(sites: siteViews) }
 
     func readiness() async -> HealthView { ready }
+}
+
+/// A settable wall clock (Unix milliseconds) for expiry tests.
+final class TestClock: Sendable {
+    private let value: Mutex<Int64>
+
+    init(_ start: Int64 = 1_795_000_000_000) { value = Mutex(start) }
+
+    var now: Int64 { value.withLock { $0 } }
+
+    func advance(seconds: Int64) { value.withLock { $0 += seconds * 1000 } }
+}
+
+/// What a revocation hook was called with, in order.
+final class Revocations: Sendable {
+    private let calls = Mutex<[(site: SiteID, serials: [String])]>([])
+
+    func append(_ site: SiteID, _ serials: [String]) { calls.withLock { $0.append((site, serials)) } }
+
+    var all: [(site: SiteID, serials: [String])] { calls.withLock { $0 } }
 }

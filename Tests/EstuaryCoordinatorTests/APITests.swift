@@ -25,15 +25,20 @@ struct APITests {
         try JSONDecoder().decode(type, from: Data(response.body.readableBytesView))
     }
 
+    /// Runs `test` against the API over `backend`, with a client that presents a fresh admin token.
     static func withAPI(
         backend: APITestBackend = APITestBackend(), maxBodyBytes: Int = 1 << 20,
         _ test: @escaping @Sendable (any TestClientProtocol, APITestBackend) async throws -> Void
     ) async throws {
+        let admin = try await backend.trust.createAPIToken(
+            NewAPIToken(role: .admin, subject: nil, name: "test-admin", ttlSeconds: nil), by: .coordinator)
         let app = makeAPIApplication(
             backend: backend, configuration: APIConfiguration(port: 0, maxBodyBytes: maxBodyBytes),
             logger: Logger(label: "api-test")
         )
-        try await app.test(.router) { client in try await test(client, backend) }
+        try await app.test(.router) { client in
+            try await test(AuthorizedClient(client, token: admin.text), backend)
+        }
     }
 
     /// A JSON body with one key replaced, for malformed-body cases.
@@ -293,7 +298,12 @@ struct APITests {
         ("GET", "/v1/jobs/", .route(.listJobs)),
         ("POST", "/v1/jobs", .route(.submitJob)),
         ("GET", "/v1/jobs/j-1/logs", .route(.jobLogs("j-1"))),
-        ("PUT", "/v1/sites", .methodNotAllowed(allowed: [.get])),
+        ("PUT", "/v1/sites", .methodNotAllowed(allowed: [.get, .post])),
+        ("POST", "/v1/sites/gz/revoke", .route(.revokeSite("gz"))),
+        ("POST", "/v1/enroll", .route(.enroll)),
+        ("GET", "/v1/enroll", .methodNotAllowed(allowed: [.post])),
+        ("POST", "/v1/tokens/abc/revoke", .route(.revokeToken("abc"))),
+        ("GET", "/v1/audit", .route(.audit)),
         ("GET", "/v1/jobs/j-1/other", .notFound),
         ("GET", "/", .notFound),
     ])

@@ -31,6 +31,9 @@ enum APIJSON {
     static func decode<Value: Decodable>(
         _ type: Value.Type, from body: ByteBuffer, integerFields: [[String]] = []
     ) throws(APIError) -> Value {
+        if JSONDepth.exceeds(APIConfiguration.maxJSONDepth, body.readableBytesView) {
+            throw .invalid(field: "body", "nests deeper than \(APIConfiguration.maxJSONDepth) levels")
+        }
         let data = Data(body.readableBytesView)
         do {
             return try JSONDecoder().decode(type, from: data)
@@ -56,5 +59,36 @@ enum APIJSON {
             if Int(exactly: number.doubleValue) != nil, number.doubleValue.magnitude < 9.0e18 { return nil }
             return FieldError(field: path.joined(separator: "."), message: "expected an integer, found \(number)")
         }
+    }
+}
+
+/// How deeply a JSON text nests, counted without parsing it, so that a hostile body of a
+/// million `[` is refused in one linear pass instead of reaching a recursive decoder.
+enum JSONDepth {
+    static func exceeds(_ limit: Int, _ bytes: some Sequence<UInt8>) -> Bool {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > limit { return true }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return false
     }
 }

@@ -23,21 +23,33 @@ struct APIJobHandlers<Backend: CoordinatorBackend>: Sendable {
     }
 
     /// `POST /v1/jobs`: 201 when created, 200 when the idempotency key matched an existing job.
-    func submit(_ request: Request) async throws -> Response {
-        let body = try await readBody(request)
+    /// A tenant token submits only for its tenant (filled in when the spec leaves it out).
+    func submit(_ request: Request, _ principal: Principal, _ caller: Caller) async throws -> Response {
+        if let denial = AccessPolicy.submitAtAll(principal) {
+            throw APIError.forbidden(denial, action: "job.submit", target: "/v1/jobs")
+        }
+        var body = try await readBody(request)
         guard body.readableBytes > 0 else { throw APIError.invalid(field: "body", "is empty; send the job spec as JSON") }
+        if principal.role == .tenant, let tenant = principal.subject { body = TenantDefault.fill(body, tenant: tenant) }
         var spec = try APIJSON.decode(JobSpec.self, from: body, integerFields: Self.specIntegerFields)
+        if let denial = AccessPolicy.submit(principal, tenant: spec.tenant) {
+            throw APIError.forbidden(denial, action: "job.submit", target: "tenant:\(spec.tenant)")
+        }
         if let key = request.headers[Self.idempotencyKeyHeader] { spec.idempotencyKey = key }
         let problems = spec.validate()
         guard problems.isEmpty else { throw APIError.invalid(problems) }
         let view = try await backend.submit(spec)
+        await backend.trust.audit(
+            AuditEntry(
+                caller: caller, action: "job.submit", target: "job:\(view.job.id)", outcome: .ok,
+                detail: "tenant=\(spec.tenant)" + (view.created ? "" : " (idempotency key matched an existing job)")))
         return APIJSON.response(view, status: view.created ? .created : .ok)
     }
 
-    /// `GET /v1/jobs?state=&site=&tenant=&limit=&after=`
-    func list(_ request: Request) async throws -> Response {
+    /// `GET /v1/jobs?state=&site=&tenant=&limit=&after=`, narrowed to what the token may see.
+    func list(_ request: Request, _ principal: Principal) async throws -> Response {
         var parameters = APIParameters(request)
-        let query = JobQuery(
+        let asked = JobQuery(
             state: parameters.oneOf("state", as: JobState.self),
             site: parameters.identifier("site", as: SiteID.self),
             tenant: parameters.identifier("tenant", as: TenantID.self),
@@ -45,18 +57,27 @@ struct APIJobHandlers<Backend: CoordinatorBackend>: Sendable {
             after: parameters.identifier("after", as: JobID.self)
         )
         try parameters.check()
-        return APIJSON.response(try await backend.jobs(query))
+        switch AccessPolicy.jobList(principal, asked) {
+        case .success(let query): return APIJSON.response(try await backend.jobs(query))
+        case .failure(let denial): throw APIError.forbidden(denial, action: "job.list", target: "/v1/jobs")
+        }
     }
 
     /// `GET /v1/jobs/{id}`: the job with its events.
-    func get(_ id: JobID) async throws -> Response {
+    func get(_ id: JobID, _ principal: Principal) async throws -> Response {
         guard id.isWellFormed, let job = try await backend.job(id) else { throw APIError.notFound("job \(id) not found") }
+        if let denial = AccessPolicy.readJob(principal, id, JobScope(tenant: job.spec.tenant, site: job.siteID)) {
+            throw APIError.forbidden(denial, action: "job.get", target: "job:\(id)")
+        }
         return APIJSON.response(job)
     }
 
     /// `POST /v1/jobs/{id}/cancel` with an optional `{"reason": "..."}`.
-    func cancel(_ id: JobID, _ request: Request) async throws -> Response {
-        guard id.isWellFormed else { throw APIError.notFound("job \(id) not found") }
+    func cancel(_ id: JobID, _ request: Request, _ principal: Principal, _ caller: Caller) async throws -> Response {
+        guard id.isWellFormed, let scope = try await backend.jobScope(id) else { throw APIError.notFound("job \(id) not found") }
+        if let denial = AccessPolicy.cancelJob(principal, id, scope) {
+            throw APIError.forbidden(denial, action: "job.cancel", target: "job:\(id)")
+        }
         let body = try await readBody(request)
         var reason = "cancelled by user"
         if body.readableBytes > 0 {
@@ -68,12 +89,18 @@ struct APIJobHandlers<Backend: CoordinatorBackend>: Sendable {
                 reason = given
             }
         }
-        return APIJSON.response(try await backend.cancel(id, reason: reason))
+        let job = try await backend.cancel(id, reason: reason)
+        await backend.trust.audit(
+            AuditEntry(caller: caller, action: "job.cancel", target: "job:\(id)", outcome: .ok, detail: "reason=\(reason)"))
+        return APIJSON.response(job)
     }
 
     /// `GET /v1/jobs/{id}/logs?stream=&offset=&limit=`: raw bytes, position in headers.
-    func logs(_ id: JobID, _ request: Request) async throws -> Response {
-        guard id.isWellFormed else { throw APIError.notFound("job \(id) not found") }
+    func logs(_ id: JobID, _ request: Request, _ principal: Principal) async throws -> Response {
+        guard id.isWellFormed, let scope = try await backend.jobScope(id) else { throw APIError.notFound("job \(id) not found") }
+        if let denial = AccessPolicy.readJob(principal, id, scope) {
+            throw APIError.forbidden(denial, action: "job.logs", target: "job:\(id)")
+        }
         var parameters = APIParameters(request)
         let stream = parameters.oneOf("stream", as: LogStreamKind.self) ?? .stdout
         let offset = parameters.integer("offset", in: 0...Int64.max) ?? 0
@@ -90,16 +117,26 @@ struct APIJobHandlers<Backend: CoordinatorBackend>: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: slice.data)))
     }
 
+    /// `GET /v1/usage?job=&site=&tenant=`, narrowed to what the token may see.
+    func usage(_ request: Request, _ principal: Principal) async throws -> Response {
+        var parameters = APIParameters(request)
+        let asked = UsageQuery(
+            job: parameters.identifier("job", as: JobID.self),
+            site: parameters.identifier("site", as: SiteID.self),
+            tenant: parameters.identifier("tenant", as: TenantID.self))
+        try parameters.check()
+        var scope: JobScope?
+        if principal.role == .tenant, let job = asked.job { scope = try await backend.jobScope(job) }
+        switch AccessPolicy.usage(principal, asked, job: scope) {
+        case .success(let query): return APIJSON.response(try await backend.usage(query))
+        case .failure(let denial):
+            throw APIError.forbidden(denial, action: "usage.read", target: asked.job.map { "job:\($0)" } ?? "/v1/usage")
+        }
+    }
+
     /// The body, refusing more than `maxBodyBytes` (413) before reading it when the length is declared.
-    private func readBody(_ request: Request) async throws -> ByteBuffer {
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes {
-            throw APIError.tooLarge(limit: maxBodyBytes)
-        }
-        do {
-            return try await request.body.collect(upTo: maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw APIError.tooLarge(limit: maxBodyBytes)
-        }
+    func readBody(_ request: Request) async throws -> ByteBuffer {
+        try await BodyReader(maxBodyBytes: maxBodyBytes).read(request)
     }
 }
 

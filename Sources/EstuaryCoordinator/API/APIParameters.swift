@@ -25,6 +25,18 @@ struct APIParameters {
         return id
     }
 
+    /// A free-text parameter of at most `maxLength` bytes, without control characters.
+    mutating func text(_ name: String, maxLength: Int) -> String? {
+        guard let text = string(name) else { return nil }
+        guard !text.isEmpty, text.utf8.count <= maxLength,
+            !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            problems.append(FieldError(field: name, message: "must be 1 to \(maxLength) bytes without control characters"))
+            return nil
+        }
+        return text
+    }
+
     mutating func integer(_ name: String, in range: ClosedRange<Int64>) -> Int64? {
         guard let text = string(name) else { return nil }
         guard let value = Int64(text), range.contains(value) else {

@@ -15,6 +15,13 @@ enum APIRoute: Sendable, Hashable {
     case jobLogs(JobID)
     case usage
     case sites
+    case addSite
+    case revokeSite(SiteID)
+    case enroll
+    case createToken
+    case listTokens
+    case revokeToken(String)
+    case audit
 
     enum Match: Sendable, Hashable {
         case route(APIRoute)
@@ -32,13 +39,20 @@ enum APIRoute: Sendable, Hashable {
         case 1 where segments[0] == "readyz": byMethod = [.get: .ready]
         case 2 where segments == ["v1", "jobs"]: byMethod = [.get: .listJobs, .post: .submitJob]
         case 2 where segments == ["v1", "usage"]: byMethod = [.get: .usage]
-        case 2 where segments == ["v1", "sites"]: byMethod = [.get: .sites]
+        case 2 where segments == ["v1", "sites"]: byMethod = [.get: .sites, .post: .addSite]
+        case 2 where segments == ["v1", "enroll"]: byMethod = [.post: .enroll]
+        case 2 where segments == ["v1", "tokens"]: byMethod = [.get: .listTokens, .post: .createToken]
+        case 2 where segments == ["v1", "audit"]: byMethod = [.get: .audit]
         case 3 where segments[0] == "v1" && segments[1] == "jobs":
             byMethod = [.get: .getJob(JobID(rawValue: segments[2]))]
         case 4 where segments[0] == "v1" && segments[1] == "jobs" && segments[3] == "cancel":
             byMethod = [.post: .cancelJob(JobID(rawValue: segments[2]))]
         case 4 where segments[0] == "v1" && segments[1] == "jobs" && segments[3] == "logs":
             byMethod = [.get: .jobLogs(JobID(rawValue: segments[2]))]
+        case 4 where segments[0] == "v1" && segments[1] == "sites" && segments[3] == "revoke":
+            byMethod = [.post: .revokeSite(SiteID(rawValue: segments[2]))]
+        case 4 where segments[0] == "v1" && segments[1] == "tokens" && segments[3] == "revoke":
+            byMethod = [.post: .revokeToken(segments[2])]
         default: return .notFound
         }
         if let route = byMethod[method] { return .route(route) }
@@ -55,7 +69,67 @@ enum APIRoute: Sendable, Hashable {
         case .cancelJob: "/v1/jobs/{id}/cancel"
         case .jobLogs: "/v1/jobs/{id}/logs"
         case .usage: "/v1/usage"
-        case .sites: "/v1/sites"
+        case .sites, .addSite: "/v1/sites"
+        case .revokeSite: "/v1/sites/{id}/revoke"
+        case .enroll: "/v1/enroll"
+        case .createToken, .listTokens: "/v1/tokens"
+        case .revokeToken: "/v1/tokens/{id}/revoke"
+        case .audit: "/v1/audit"
+        }
+    }
+
+    /// How the route is let in: probes need nothing, enrollment carries its own join token,
+    /// everything else a bearer API token.
+    enum Admission: Sendable, Hashable {
+        case probe
+        case joinToken
+        case bearer
+    }
+
+    var admission: Admission {
+        switch self {
+        case .health, .ready: .probe
+        case .enroll: .joinToken
+        default: .bearer
+        }
+    }
+
+    /// The verb the audit log uses for this route.
+    var action: String {
+        switch self {
+        case .health, .ready: "health.read"
+        case .submitJob: "job.submit"
+        case .listJobs: "job.list"
+        case .getJob: "job.get"
+        case .cancelJob: "job.cancel"
+        case .jobLogs: "job.logs"
+        case .usage: "usage.read"
+        case .sites: "site.list"
+        case .addSite: "site.add"
+        case .revokeSite: "site.revoke"
+        case .enroll: "site.enroll"
+        case .createToken: "token.create"
+        case .listTokens: "token.list"
+        case .revokeToken: "token.revoke"
+        case .audit: "audit.read"
+        }
+    }
+
+    /// Whether the route changes state (and so is audited whatever its outcome).
+    var isMutating: Bool {
+        switch self {
+        case .submitJob, .cancelJob, .addSite, .revokeSite, .enroll, .createToken, .revokeToken: true
+        default: false
+        }
+    }
+
+    /// What the route acts on, as the audit log names it.
+    var target: String {
+        switch self {
+        case .getJob(let id), .cancelJob(let id), .jobLogs(let id): "job:\(id)"
+        case .revokeSite(let id): "site:\(id)"
+        case .revokeToken(let id): "token:\(id)"
+        default: pattern
         }
     }
 }

@@ -14,10 +14,38 @@ public protocol CoordinatorBackend: Sendable {
     /// site. Cancelling a terminal job is a conflict; cancelling twice is not an error.
     func cancel(_ id: JobID, reason: String) async throws -> JobView
     func logs(_ id: JobID, stream: LogStreamKind, offset: Int64, limit: Int) async throws -> LogSlice
-    func usage(job: JobID?) async throws -> UsageView
+    /// Whose job it is and where it runs, for access checks (cheaper than ``job(_:)``: no events).
+    func jobScope(_ id: JobID) async throws -> JobScope?
+    func usage(_ query: UsageQuery) async throws -> UsageView
     func sites() async throws -> SiteListView
     /// Readiness: the store is open, the mesh listener is bound.
     func readiness() async -> HealthView
+    /// Tokens, sites' enrollment, the audit log: store-backed in production and in tests alike.
+    var trust: TrustService { get }
+}
+
+/// The owner and place of a job, for deciding who may see or cancel it.
+public struct JobScope: Sendable, Hashable {
+    public var tenant: TenantID
+    public var site: SiteID?
+
+    public init(tenant: TenantID, site: SiteID?) {
+        self.tenant = tenant
+        self.site = site
+    }
+}
+
+/// `GET /v1/usage` filters; all optional, combined with AND.
+public struct UsageQuery: Sendable, Hashable {
+    public var job: JobID?
+    public var site: SiteID?
+    public var tenant: TenantID?
+
+    public init(job: JobID? = nil, site: SiteID? = nil, tenant: TenantID? = nil) {
+        self.job = job
+        self.site = site
+        self.tenant = tenant
+    }
 }
 
 public struct JobQuery: Sendable, Hashable {

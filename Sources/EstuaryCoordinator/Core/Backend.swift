@@ -1,13 +1,39 @@
 import EstuaryModel
 import EstuaryStore
+import Logging
 
 /// The coordinator as the API sees it: writes go through the core (the single owner of job
-/// state); reads come from the store's committed state.
+/// state); reads come from the store's committed state; tokens, enrollment and the audit log
+/// go through ``TrustService``.
 struct LiveBackend: CoordinatorBackend {
     let core: CoordinatorCore
     let store: CoordinatorStore
     let logs: LogStore
     let meshBound: AtomicBox<Bool>
+    let trust: TrustService
+
+    /// - Parameter trust: built over the same `store`, with the CA as its issuer and the hook
+    ///   that cuts a revoked site's session (see ``TrustService/init(store:issuer:clock:logger:onSiteRevoked:)``).
+    init(core: CoordinatorCore, store: CoordinatorStore, logs: LogStore, meshBound: AtomicBox<Bool>, trust: TrustService) {
+        self.core = core
+        self.store = store
+        self.logs = logs
+        self.meshBound = meshBound
+        self.trust = trust
+    }
+
+    /// Without a CA or a revocation hook: enrollment answers 503 and revoking a site only
+    /// changes the store. For a coordinator not yet wired to its CA.
+    init(core: CoordinatorCore, store: CoordinatorStore, logs: LogStore, meshBound: AtomicBox<Bool>) {
+        self.init(
+            core: core, store: store, logs: logs, meshBound: meshBound,
+            trust: TrustService(store: store, issuer: nil, clock: wallClockMs, logger: Logger(label: "estuary.trust")))
+    }
+
+    /// Records a mesh event (a certificate renewed, a session refused) in the audit log.
+    func audit(_ entry: AuditEntry) async {
+        await trust.audit(entry)
+    }
 
     func submit(_ spec: JobSpec) async throws -> SubmitView {
         try await core.submit(spec)
@@ -46,8 +72,13 @@ struct LiveBackend: CoordinatorBackend {
         return LogSlice(data: data, offset: max(0, offset), size: size, complete: complete, state: job.state)
     }
 
-    func usage(job: JobID?) async throws -> UsageView {
-        UsageView(records: try await store.read { tx in try tx.usage(job: job) })
+    func jobScope(_ id: JobID) async throws -> JobScope? {
+        guard id.isWellFormed else { return nil }
+        return try await store.read { tx in try tx.job(id).map { JobScope(tenant: $0.spec.tenant, site: $0.siteID) } }
+    }
+
+    func usage(_ query: UsageQuery) async throws -> UsageView {
+        UsageView(records: try await store.read { tx in try tx.usage(job: query.job, site: query.site, tenant: query.tenant) })
     }
 
     func sites() async throws -> SiteListView {
