@@ -7,25 +7,36 @@ import Glibc
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
-/// The coordinator's admin/user API over HTTP/1.1: the only network code in estuaryctl.
+/// The coordinator's admin/user API over HTTP/1.1 (TLS for https URLs): the only network code
+/// in estuaryctl. Every request carries the configured API token as `Authorization: Bearer`.
 ///
-/// Use ``withClient(baseURL:_:)``, which shuts the underlying `HTTPClient` down on every path.
+/// Use ``withClient(settings:_:)``, which shuts the underlying `HTTPClient` down on every path.
 struct CoordinatorClient: Sendable {
     let baseURL: String
     private let http: HTTPClient
+    private let token: String?
+    private let tokenSource: String?
 
     /// Largest JSON answer read (a full job list of 1000 jobs is well under this).
     private static let maxJSONBytes = 64 << 20
     private static let requestTimeout = TimeAmount.seconds(30)
 
-    static func withClient<T: Sendable>(baseURL: String, _ body: (CoordinatorClient) async throws -> T) async throws -> T {
+    static func withClient<T: Sendable>(settings: ClientSettings, _ body: (CoordinatorClient) async throws -> T) async throws -> T {
         var configuration = HTTPClient.Configuration()
         configuration.httpVersion = .http1Only
         configuration.timeout = .init(connect: .seconds(3), read: .seconds(60))
+        if settings.apiURL.hasPrefix("https://") {
+            configuration.tlsConfiguration = try tlsConfiguration(caFile: settings.caFile)
+        }
+        if settings.sendsTokenInTheClear {
+            Output.error("warning: sending the API token in the clear to \(settings.apiURL); use an https:// address")
+        }
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let baseURL = settings.apiURL
         let trimmed = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        let client = CoordinatorClient(baseURL: trimmed, http: http)
+        let client = CoordinatorClient(baseURL: trimmed, http: http, token: settings.token, tokenSource: settings.tokenSource)
         do {
             let result = try await body(client)
             try await http.shutdown()
@@ -36,10 +47,34 @@ struct CoordinatorClient: Sendable {
         }
     }
 
+    /// Verifies the server against `caFile` only, when one is given; otherwise the system's roots.
+    static func tlsConfiguration(caFile: String?) throws -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let caFile {
+            let roots: [NIOSSLCertificate]
+            do {
+                roots = try NIOSSLCertificate.fromPEMFile(caFile)
+            } catch {
+                throw CLIError.configuration("cannot read the CA certificate \(caFile): \(error)")
+            }
+            guard !roots.isEmpty else { throw CLIError.configuration("\(caFile) holds no PEM certificate") }
+            tls.trustRoots = .certificates(roots)
+        }
+        return tls
+    }
+
     /// `GET path?query` decoded as `T`.
     func get<T: Decodable>(_ path: String, query: [(String, String)] = [], as type: T.Type = T.self) async throws -> T {
         let (value, _) = try await send(HTTPClientRequest(url: url(path, query)), as: type)
         return value
+    }
+
+    /// `POST path` without a body.
+    func post<T: Decodable>(_ path: String, as type: T.Type = T.self) async throws -> (T, Int) {
+        var request = HTTPClientRequest(url: url(path, []))
+        request.method = .POST
+        return try await send(request, as: type)
     }
 
     /// `POST path` with a JSON body; also returns the status (201 vs 200 matters for submit).
@@ -70,7 +105,7 @@ struct CoordinatorClient: Sendable {
         )
         let response = try await execute(request)
         let body = try await response.body.collect(upTo: Self.maxJSONBytes)
-        guard response.status == .ok else { throw Self.failure(status: response.status, body: body) }
+        guard response.status == .ok else { throw failure(response, body: body) }
         let headers = response.headers
         return LogChunk(
             bytes: body,
@@ -86,7 +121,7 @@ struct CoordinatorClient: Sendable {
     private func send<T: Decodable>(_ request: HTTPClientRequest, as type: T.Type) async throws -> (T, Int) {
         let response = try await execute(request)
         let body = try await response.body.collect(upTo: Self.maxJSONBytes)
-        guard (200..<300).contains(response.status.code) else { throw Self.failure(status: response.status, body: body) }
+        guard (200..<300).contains(response.status.code) else { throw failure(response, body: body) }
         do {
             return (try JSONDecoder().decode(type, from: Data(body.readableBytesView)), Int(response.status.code))
         } catch {
@@ -95,19 +130,40 @@ struct CoordinatorClient: Sendable {
     }
 
     private func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        var request = request
+        if let token { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
         do {
             return try await http.execute(request, timeout: Self.requestTimeout)
         } catch {
+            if error is NIOSSLError || error is NIOSSLExtraError { throw CLIError.tls(url: baseURL, reason: "\(error)") }
             throw Self.isConnectionFailure(error) ? CLIError.unreachable(url: baseURL, reason: Self.reason(error)) : error
         }
     }
 
-    private static func failure(status: HTTPResponseStatus, body: ByteBuffer) -> CLIError {
+    private func failure(_ response: HTTPClientResponse, body: ByteBuffer) -> CLIError {
+        let status = response.status
         if let decoded = try? JSONDecoder().decode(APIErrorBody.self, from: Data(body.readableBytesView)) {
-            return .api(status: Int(status.code), body: decoded)
+            return .api(status: Int(status.code), body: decoded, hint: hint(response))
         }
         let text = String(buffer: body).prefix(200)
         return .unexpectedResponse(status: Int(status.code), detail: text.isEmpty ? status.reasonPhrase : String(text))
+    }
+
+    /// What to do about a refusal, naming where the token came from (never the token).
+    private func hint(_ response: HTTPClientResponse) -> String? {
+        switch response.status.code {
+        case 401:
+            guard let tokenSource else {
+                return "no API token is configured: set ESTUARY_TOKEN_FILE (or --token-file, or token_file in the config file)"
+            }
+            return "the token came from \(tokenSource)"
+        case 403:
+            return tokenSource.map { "the token from \($0) does not allow this" }
+        case 429:
+            return response.headers.first(name: "Retry-After").map { "retry after \($0) s" }
+        default:
+            return nil
+        }
     }
 
     private func url(_ path: String, _ query: [(String, String)]) -> String {

@@ -8,24 +8,31 @@ struct Estuaryctl: AsyncParsableCommand {
         commandName: "estuaryctl",
         abstract: "Submit, watch and cancel jobs on an Estuary compute mesh, and see its sites and usage.",
         discussion: """
-            estuaryctl talks to one coordinator's API (default http://127.0.0.1:7400; set
-            --coordinator or ESTUARY_COORDINATOR). Any coordinator of a mesh will do: a job
-            submitted at one reaches the best site anywhere.
+            estuaryctl talks to one coordinator's API. It takes the address, the CA and the API
+            token from flags (--api, --ca, --token-file), else the environment (ESTUARY_API,
+            ESTUARY_CA, ESTUARY_TOKEN or ESTUARY_TOKEN_FILE), else ~/.config/estuary/estuaryctl.toml
+            (or $ESTUARY_CONFIG); the address defaults to http://127.0.0.1:7400. No flag takes the
+            token itself. Any coordinator of a mesh will do: a job submitted at one reaches the
+            best site anywhere.
 
             Examples:
               estuaryctl job submit train.toml --wait
               estuaryctl job list --state running
               estuaryctl job logs j-0001 --follow
               estuaryctl site list
-              ESTUARY_COORDINATOR=http://gz-coord:7400 estuaryctl usage --job j-0001
+              estuaryctl site add gz-tianhe --org gz-sc
+              estuaryctl token create --role tenant --subject pengcheng-lab --name ci --ttl 720h
+              ESTUARY_API=https://gz-coord:7400 ESTUARY_CA=ca.pem estuaryctl usage --job j-0001
 
             Tables are for people; add --json to any command for output a script can parse.
 
-            Exit status: 0 ok; 1 server or other error; 2 usage error; 3 not found;
-            4 invalid input (job file or rejected request); 5 coordinator unreachable;
-            6 `job submit --wait` saw the job fail, be cancelled or be lost.
+            Exit status: 0 ok; 1 server or other error; 2 usage or configuration error; 3 not
+            found; 4 invalid input (job file or rejected request); 5 coordinator unreachable or
+            not trusted; 6 `job submit --wait` saw the job fail, be cancelled or be lost;
+            7 not authenticated (no token, or an unknown, expired or revoked one); 8 forbidden
+            (the token's role may not do this); 9 rate limited.
             """,
-        subcommands: [JobCommand.self, SiteCommand.self, UsageCommand.self]
+        subcommands: [JobCommand.self, SiteCommand.self, UsageCommand.self, TokenCommand.self, AuditCommand.self]
     )
 
     /// Runs the command and maps failures to estuaryctl's exit statuses (ArgumentParser's own
@@ -67,33 +74,49 @@ struct GlobalOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Coordinator API URL (env ESTUARY_COORDINATOR; default http://127.0.0.1:7400).",
-            valueName: "url"
-        )
+            "Coordinator API URL (env ESTUARY_API; config `api`; default http://127.0.0.1:7400).", valueName: "url")
     )
+    var api: String?
+
+    @Option(name: .long, help: ArgumentHelp("The same as --api (its former name; env ESTUARY_COORDINATOR).", valueName: "url"))
     var coordinator: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "CA certificate (PEM) an https API must be signed by; only it is trusted (env ESTUARY_CA; config `ca`).",
+            valueName: "file")
+    )
+    var ca: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "File holding the API token (env ESTUARY_TOKEN_FILE, or the token itself in ESTUARY_TOKEN; config `token_file`).",
+            valueName: "file")
+    )
+    var tokenFile: String?
 
     @Flag(name: .long, help: "Print JSON instead of tables, for scripts.")
     var json = false
 
-    /// The URL to use: the flag, then the environment, then the local default.
-    var coordinatorURL: String {
-        if let coordinator, !coordinator.isEmpty { return coordinator }
-        if let fromEnvironment = ProcessInfo.processInfo.environment["ESTUARY_COORDINATOR"], !fromEnvironment.isEmpty {
-            return fromEnvironment
+    func validate() throws {
+        for (flag, value) in [("--api", api), ("--coordinator", coordinator)] {
+            if let value, !(value.hasPrefix("http://") || value.hasPrefix("https://")) {
+                throw ValidationError("\(flag) must be an http:// or https:// URL, got \"\(value)\"")
+            }
         }
-        return "http://127.0.0.1:7400"
     }
 
-    func validate() throws {
-        let url = coordinatorURL
-        guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
-            throw ValidationError("--coordinator must be an http:// or https:// URL, got \"\(url)\"")
-        }
+    /// The settings: flags, then the environment, then the config file.
+    func settings() throws -> ClientSettings {
+        try ClientSettings.resolve(
+            flags: .init(api: api, coordinator: coordinator, ca: ca, tokenFile: tokenFile),
+            environment: ProcessInfo.processInfo.environment)
     }
 
     /// Runs `body` with a client for the chosen coordinator.
     func withClient<T: Sendable>(_ body: (CoordinatorClient) async throws -> T) async throws -> T {
-        try await CoordinatorClient.withClient(baseURL: coordinatorURL, body)
+        try await CoordinatorClient.withClient(settings: try settings(), body)
     }
 }
