@@ -69,6 +69,7 @@ let package = Package(
             dependencies: [
                 "EstuaryWire", "EstuaryTrust",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -137,8 +138,9 @@ let package = Package(
         .executableTarget(
             name: "estuary-bench",
             dependencies: [
-                "EstuaryModel", "EstuaryWire", "EstuaryTransport", "EstuaryConfig",
+                "EstuaryModel", "EstuaryWire", "EstuaryTransport", "EstuaryConfig", "EstuaryTrust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -155,6 +157,19 @@ let package = Package(
         .testTarget(
             name: "EstuaryTrustTests",
             dependencies: ["EstuaryTrust", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "EstuaryTransportTests",
+            dependencies: [
+                "EstuaryTransport", "EstuaryTrust", "EstuaryWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+            ]
         ),
         .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryModel"]),
         .testTarget(

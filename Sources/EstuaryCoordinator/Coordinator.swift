@@ -6,6 +6,7 @@ import EstuaryTransport
 import Foundation
 import Hummingbird
 import Logging
+import NIOSSL
 import ServiceLifecycle
 
 /// The coordinator process: store, core, mesh listener, API, placement and sweeping, run as
@@ -28,22 +29,81 @@ public enum Coordinator {
             })
         try await core.bootstrap()
 
+        // Trust: the CA, this coordinator's certificate, and the revoked serials the mesh
+        // handshake consults (PROTOCOL.md §2.6).
+        var meshConfiguration = configuration.mesh
+        var apiTLS: TLSConfiguration?
+        let trust: MeshTrust?
         if configuration.insecureDev {
+            trust = nil
             logger.warning(
-                "INSECURE DEV MODE: the mesh port accepts cleartext h2c sessions without authentication; never expose it")
+                "INSECURE DEV MODE: the mesh port accepts cleartext h2c sessions without client certificates, and the API speaks plain HTTP; never expose either")
+        } else {
+            let importing = try configuration.caCertificatePath.map { path in
+                (certificatePEM: try String(contentsOfFile: path, encoding: .utf8),
+                 keyPEM: try String(contentsOfFile: configuration.caKeyPath ?? "", encoding: .utf8))
+            }
+            let authority = try MeshTrust.openAuthority(
+                dataDirectory: configuration.dataDirectory, importing: importing, name: configuration.coordinatorID, logger: logger)
+            let now = wallClockMs()
+            let revoked = try await store.read { tx in try tx.revokedCertificates(unexpiredAtMs: now).map(\.serial) }
+            let meshTrust = try MeshTrust(
+                authority: authority, coordinatorID: configuration.coordinatorID, serverNames: configuration.tlsNames,
+                siteCertificateValidity: configuration.siteCertificateValidity, revokedSerials: Set(revoked))
+            meshConfiguration.tls = meshTrust.meshServerTLS()
+            apiTLS = try meshTrust.apiTLSConfiguration()
+            trust = meshTrust
+            logger.info(
+                "mutual TLS on the mesh", metadata: ["ca": "\(authority.fingerprint)", "names": "\(configuration.tlsNames)"])
         }
-        let server = try await MeshServer.bind(configuration: configuration.mesh, logger: logger)
+        let trustService = TrustService(
+            store: store, issuer: trust, clock: wallClockMs, logger: logger,
+            onSiteRevoked: { site, serials in
+                trust?.revoke(serials)
+                await core.disconnect(site: site, reason: "site \(site) was revoked")
+            })
+        if let path = try await bootstrapAdminToken(store: store, dataDirectory: configuration.dataDirectory, now: wallClockMs()) {
+            logger.notice("created the first admin API token; estuaryctl reads it with ESTUARY_TOKEN_FILE", metadata: ["file": "\(path)"])
+        }
+
+        let server = try await MeshServer.bind(configuration: meshConfiguration, logger: logger)
         let meshBound = AtomicBox<Bool>(true)
         try writePortFile(configuration.dataDirectory, "mesh.port", server.localPort)
         logger.info("mesh listening", metadata: ["address": "\(configuration.mesh.host):\(server.localPort)"])
 
         let shuttingDown = AtomicBox<Bool>(false)
         let handler = SessionHandler(
-            core: core, logs: logs, configuration: configuration, shuttingDown: shuttingDown, logger: logger)
-        let backend = LiveBackend(core: core, store: store, logs: logs, meshBound: meshBound)
+            core: core, logs: logs, configuration: configuration, shuttingDown: shuttingDown, trust: trust,
+            recordRenewal: { issued, remote in
+                // The new certificate is on record (revocable) before the agent can use it.
+                let now = wallClockMs()
+                let certificate = CertificateRecord(
+                    serial: issued.serial, role: issued.identity.role.rawValue, subject: issued.identity.id,
+                    notBeforeMs: Int64(issued.notBefore.timeIntervalSince1970 * 1000),
+                    notAfterMs: Int64(issued.notAfter.timeIntervalSince1970 * 1000), issuedAtMs: now)
+                let audit = TrustService.record(
+                    AuditEntry(
+                        caller: Caller(actor: "site:\(issued.identity.id)", role: "site", source: remote), action: "site.renew",
+                        target: "site:\(issued.identity.id)", outcome: .ok, detail: "serial=\(issued.serial)"),
+                    atMs: now)
+                try await store.write { tx in
+                    try tx.insertCertificate(certificate)
+                    _ = try tx.appendAudit(audit)
+                }
+            },
+            onRefused: { request, reason in
+                await trustService.audit(AuditEntry(
+                    caller: Caller(actor: request.peer.map { "\($0.identity.role.rawValue):\($0.identity.id)" } ?? "anonymous", role: request.peer?.identity.role.rawValue ?? "none", source: request.remoteAddress),
+                    action: "session.refused", target: "site:\(request.siteHeader ?? "-")", outcome: .denied, detail: reason))
+            },
+            logger: logger)
+        let backend = LiveBackend(core: core, store: store, logs: logs, meshBound: meshBound, trust: trustService)
+        let apiConfiguration = APIConfiguration(host: configuration.apiHost, port: configuration.apiPort, tls: apiTLS)
+        let apiProblems = apiConfiguration.validate()
+        guard apiProblems.isEmpty else { throw ConfigurationError(problems: apiProblems) }
         let api = makeAPIApplication(
             backend: backend,
-            configuration: APIConfiguration(host: configuration.apiHost, port: configuration.apiPort),
+            configuration: apiConfiguration,
             logger: logger,
             onBound: { port in
                 try? writePortFile(configuration.dataDirectory, "api.port", port)

@@ -111,11 +111,15 @@ public struct SiteView: Sendable, Hashable, Codable {
     public var runningJobs: Int
     public var lastSeenMs: Int64?
     public var agentVersion: String?
+    /// Upstream messages refused since the coordinator started because they spoke for another
+    /// site's jobs (job updates and usage records). Non-zero deserves a look.
+    public var refusedMessages: Int
 
     public init(
         site: SiteDescriptor, state: SiteState, pools: [PoolCapacity], allocated: [String: Int], runningJobs: Int,
-        lastSeenMs: Int64?, agentVersion: String?
+        lastSeenMs: Int64?, agentVersion: String?, refusedMessages: Int = 0
     ) {
+        self.refusedMessages = refusedMessages
         self.site = site
         self.state = state
         self.pools = pools
@@ -130,6 +134,7 @@ public struct SiteView: Sendable, Hashable, Codable {
         case runningJobs = "running_jobs"
         case lastSeenMs = "last_seen_ms"
         case agentVersion = "agent_version"
+        case refusedMessages = "refused_messages"
     }
 }
 

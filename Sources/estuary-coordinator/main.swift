@@ -13,13 +13,18 @@ struct EstuaryCoordinatorCommand: AsyncParsableCommand {
             Agents dial the mesh port (default 7401) and keep one HTTP/2 session open; estuaryctl and
             other clients use the JSON API (default 7400, HTTP/1.1 and h2c on one port).
 
-            State lives in --data-dir: estuary.sqlite (jobs, events, sites, usage), logs/ (captured
-            job output) and the files mesh.port and api.port with the bound ports.
+            State lives in --data-dir: estuary.sqlite (jobs, events, sites, usage, tokens, audit),
+            logs/ (captured job output), tls/ (the mesh CA and this coordinator's certificate),
+            admin.token (the first admin API token, written once, mode 0600) and the files
+            mesh.port and api.port with the bound ports.
 
-            Until TLS arrives, the mesh runs cleartext h2c and the coordinator refuses to start
-            without --insecure-dev, which says exactly that.
+            The mesh port speaks HTTP/2 over mutual TLS 1.3 only: agents present a certificate
+            from this coordinator's CA, obtained with a join token (`estuaryctl site add`). The
+            API port speaks HTTPS with bearer tokens. --insecure-dev turns both into cleartext
+            (h2c, plain HTTP) for development meshes and says so loudly.
 
-            Example:
+            Examples:
+              estuary-coordinator run --data-dir ./dev-mesh/coordinator
               estuary-coordinator run --data-dir ./dev-mesh/coordinator --insecure-dev
             """,
         subcommands: [Run.self],
@@ -45,8 +50,20 @@ struct Run: AsyncParsableCommand {
     @Option(help: "API port (0 = any free port; see <data-dir>/api.port).")
     var apiPort: Int = 7400
 
-    @Flag(help: "Accept cleartext h2c sessions on the mesh port, without TLS or authentication. Development only.")
+    @Flag(help: "Cleartext: h2c sessions without client certificates on the mesh port, plain HTTP on the API. Development only.")
     var insecureDev = false
+
+    @Option(help: "Import this CA certificate (PEM) on first start instead of creating one; needs --ca-key.")
+    var caCert: String?
+
+    @Option(help: "Private key (PEM) of --ca-cert.")
+    var caKey: String?
+
+    @Option(help: "DNS name or IP address for the coordinator's certificate (repeatable; localhost, 127.0.0.1 and ::1 are always included).")
+    var tlsName: [String] = []
+
+    @Option(help: "Lifetime of site certificates, e.g. 24h; agents renew at two thirds of it.")
+    var certValidity: String = "24h"
 
     @Option(help: "How often agents report capacity, in whole seconds, e.g. 5s.")
     var reportInterval: String = "5s"
@@ -80,6 +97,17 @@ struct Run: AsyncParsableCommand {
         configuration.apiHost = apiHost
         configuration.apiPort = apiPort
         configuration.insecureDev = insecureDev
+        configuration.caCertificatePath = caCert
+        configuration.caKeyPath = caKey
+        configuration.tlsNames += tlsName
+        for host in [meshHost, apiHost] where host != "0.0.0.0" && host != "::" {
+            configuration.tlsNames.append(host)
+        }
+        if let seconds = WalltimeParser.seconds(from: certValidity), seconds > 0 {
+            configuration.siteCertificateValidity = .seconds(seconds)
+        } else {
+            problems.append("--cert-validity: expected a duration such as 24h")
+        }
         if let seconds = WalltimeParser.seconds(from: reportInterval), seconds > 0 {
             configuration.reportIntervalMs = seconds * 1000
         } else {

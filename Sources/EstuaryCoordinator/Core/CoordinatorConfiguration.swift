@@ -11,8 +11,18 @@ public struct CoordinatorConfiguration: Sendable {
     public var apiHost: String = "127.0.0.1"
     /// 0 picks a free port.
     public var apiPort: Int = 7400
-    /// Cleartext h2c on the mesh port. Required until TLS arrives (see PROTOCOL.md §2).
+    /// Cleartext h2c on the mesh port and plain HTTP on the API port, with no client
+    /// certificates. Development meshes only; the default is mutual TLS (PROTOCOL.md §2).
     public var insecureDev: Bool = false
+    /// An existing CA to import on first start (`--ca-cert`, `--ca-key`); otherwise the
+    /// coordinator creates one in `<data-dir>/tls`.
+    public var caCertificatePath: String?
+    public var caKeyPath: String?
+    /// DNS names and IP addresses the coordinator's certificate carries (`--tls-name`);
+    /// agents and estuaryctl verify the address they dial against them.
+    public var tlsNames: [String] = ["localhost", "127.0.0.1", "::1"]
+    /// Lifetime of site certificates (`--cert-validity`); agents renew at two thirds.
+    public var siteCertificateValidity: Duration = .seconds(24 * 3600)
     /// How often agents send capacity reports.
     public var reportIntervalMs: Int = 5000
     /// A site with no envelope for this many report intervals is `unreachable`.
@@ -37,10 +47,13 @@ public struct CoordinatorConfiguration: Sendable {
         if mesh.port != 0, mesh.port == apiPort, mesh.host == apiHost {
             problems.append("--mesh-port and --api-port must differ")
         }
-        if !insecureDev {
-            problems.append(
-                "--insecure-dev: the mesh port has no TLS yet; start with --insecure-dev to accept cleartext h2c sessions")
+        if (caCertificatePath == nil) != (caKeyPath == nil) {
+            problems.append("--ca-cert and --ca-key: give both to import a CA, or neither")
         }
+        if insecureDev, caCertificatePath != nil {
+            problems.append("--ca-cert: insecure-dev mode uses no TLS; drop one of them")
+        }
+        if siteCertificateValidity < .seconds(30) { problems.append("--cert-validity: must be at least 30s") }
         if reportIntervalMs < 100 { problems.append("--report-interval: must be at least 100 ms") }
         if lostAfterMs < Int64(reportIntervalMs) * Int64(missedReportsBeforeUnreachable) {
             problems.append("--lost-after: must be longer than the unreachable threshold")

@@ -134,6 +134,22 @@ extension CoordinatorCore {
         logger.info("site disconnected", metadata: ["site": "\(siteID)", "session": "\(link.sessionID)"])
     }
 
+    /// Cuts the site's live session, if any (revocation, expired certificate): the agent gets
+    /// a fatal UNAUTHORIZED Error and the stream ends. Its jobs are treated as after any
+    /// disconnect: they keep their capacity until the site returns or `lostAfter` passes.
+    func disconnect(site siteID: SiteID, reason: String) {
+        guard let link = sites[siteID]?.link else { return }
+        logger.warning("cutting site session", metadata: ["site": "\(siteID)", "reason": "\(reason)"])
+        link.close(with: SessionHandler.errorEnvelope(.unauthorized, reason))
+    }
+
+    /// Counts upstream messages refused because they named another site's jobs.
+    func countRefused(site siteID: SiteID, _ count: Int) {
+        guard count > 0 else { return }
+        sites[siteID]?.refusedMessages += count
+        refusedMessagesTotal += count
+    }
+
     /// Any envelope from the site proves it alive.
     func touch(site siteID: SiteID, link: SiteLink) {
         guard sites[siteID]?.link === link else { return }

@@ -13,6 +13,8 @@ extension CoordinatorCore {
         var changes: [(JobRecord, JobEventRecord)] = []
         var usage: [UsageRecord] = []
         var gap: SessionFailure?
+        var foreign = 0
+        var inactive: [JobID] = []
         for envelope in envelopes {
             guard envelope.seq > cursor.seq else { continue }
             if envelope.seq != cursor.seq + 1 {
@@ -26,6 +28,17 @@ extension CoordinatorCore {
             cursor.seq = envelope.seq
             switch envelope.body {
             case .jobUpdate(let update):
+                // A peer speaks only for itself: an update about a job placed at another site
+                // is refused and counted, never applied.
+                let id = JobID(rawValue: update.jobID)
+                guard let job = active[id] else {
+                    inactive.append(id)  // judged against the store below
+                    continue
+                }
+                if job.siteID != siteID {
+                    foreign += 1
+                    continue
+                }
                 if let change = apply(update, from: siteID) { changes.append(change) }
             case .usage(let batch):
                 for record in batch.records {
@@ -44,7 +57,12 @@ extension CoordinatorCore {
         let usageRecords = usage
         let (epoch, seq) = cursor
         let now = clock()
-        let skipped = try await commit(store.enqueueWrite { tx -> Int in
+        let inactiveUpdates = inactive
+        let (skipped, foreignInactive) = try await commit(store.enqueueWrite { tx -> (Int, Int) in
+            // Updates about finished jobs are stale when the job ran here (a late report after
+            // the job was declared lost, say), and foreign when it did not, or never existed.
+            var foreignInactive = 0
+            for id in inactiveUpdates where try tx.job(id)?.siteID != siteID { foreignInactive += 1 }
             for (job, event) in records {
                 try tx.updateJob(job)
                 try tx.appendEvent(event)
@@ -64,10 +82,15 @@ extension CoordinatorCore {
                 try tx.insertUsage(record, recordedAtMs: now)
             }
             try tx.setCursor(site: siteID, epoch: epoch, seq: seq)
-            return skipped
+            return (skipped, foreignInactive)
         })
-        if skipped > 0 {
-            logger.warning("usage records for jobs not at this site ignored", metadata: ["site": "\(siteID)", "count": "\(skipped)"])
+        foreign += foreignInactive
+        if skipped + foreign > 0 {
+            // Usage for a job that did not run here never reaches the ledger.
+            logger.warning(
+                "refused upstream messages about jobs not at this site",
+                metadata: ["site": "\(siteID)", "job_updates": "\(foreign)", "usage_records": "\(skipped)"])
+            countRefused(site: siteID, skipped + foreign)
         }
         if records.contains(where: { !$0.0.state.holdsCapacity }) { requestPlacement() }
         if let gap { throw gap }

@@ -22,6 +22,8 @@ actor CoordinatorCore {
     var active: [JobID: JobRecord] = [:]
     var queue = PlacementQueue()
     var sites: [SiteID: LiveSite] = [:]
+    /// Upstream messages refused, over all sites, because they spoke for another site's jobs.
+    var refusedMessagesTotal = 0
     /// Upstream cursor per site for the outbox epoch of its current session.
     var cursors: [SiteID: (epoch: String, seq: UInt64)] = [:]
     /// Jobs whose placement is decided but not yet committed: never announce them to a site.

@@ -13,6 +13,8 @@ struct LiveSite {
     var draining = false
     /// Units the coordinator has placed on the site and not yet seen end, per class.
     var allocated: [AcceleratorClass: Int] = [:]
+    /// Upstream messages refused because they spoke for jobs of another site.
+    var refusedMessages = 0
 
     var state: SiteState {
         if draining { return .draining }
@@ -34,7 +36,8 @@ struct LiveSite {
             allocated: Dictionary(uniqueKeysWithValues: allocated.filter { $0.value > 0 }.map { ($0.key.rawValue, $0.value) }),
             runningJobs: runningJobs,
             lastSeenMs: lastSeenMs,
-            agentVersion: agentVersion
+            agentVersion: agentVersion,
+            refusedMessages: refusedMessages
         )
     }
 }

@@ -1,5 +1,7 @@
 import EstuaryModel
 import EstuaryTransport
+import EstuaryTrust
+import Foundation
 import EstuaryWire
 import Logging
 import Synchronization
@@ -13,9 +15,23 @@ struct SessionHandler: MeshSessionHandler {
     let logs: LogStore
     let configuration: CoordinatorConfiguration
     let shuttingDown: AtomicBox<Bool>
+    /// The CA and revocation set; nil in insecure-dev mode (h2c, no peer identities).
+    let trust: MeshTrust?
+    /// Records a certificate issued by renewal (store row and audit entry) before it is sent.
+    let recordRenewal: @Sendable (_ issued: IssuedCertificate, _ remote: String) async throws -> Void
+    /// Audits a session refused because its certificate did not match what it claimed.
+    let onRefused: @Sendable (_ request: SessionRequest, _ reason: String) async -> Void
     let logger: Logger
 
     func admit(_ request: SessionRequest) async -> SessionRefusal? {
+        if let refusal = authorize(request) {
+            logger.warning(
+                "session refused: peer speaks for someone else",
+                metadata: ["remote": "\(request.remoteAddress)", "peer": "\(request.peer.map { "\($0.identity)" } ?? "-")", "reason": "\(refusal.message)"])
+            refusedSessions.value.add(1, ordering: .relaxed)
+            await onRefused(request, refusal.message)
+            return refusal
+        }
         if shuttingDown.value.load(ordering: .relaxed) {
             return SessionRefusal(status: 503, message: "coordinator is shutting down", retryAfterSeconds: 5)
         }
@@ -31,6 +47,56 @@ struct SessionHandler: MeshSessionHandler {
             return SessionRefusal(status: 400, message: "missing or ill-formed \(WireProtocol.siteHeader) header")
         }
         return nil
+    }
+
+    /// Counts sessions refused because their certificate did not match what they claimed.
+    let refusedSessions = AtomicBox<Int>(0)
+
+    /// A peer speaks only for the site its certificate names (PROTOCOL.md "Trust"): with TLS,
+    /// the certificate must be a site's, and the site header must name that site.
+    func authorize(_ request: SessionRequest) -> SessionRefusal? {
+        guard trust != nil else { return nil }
+        guard let peer = request.peer else {
+            return SessionRefusal(status: 401, message: "a client certificate is required")
+        }
+        guard peer.identity.role == .site else {
+            return SessionRefusal(status: 403, message: "\(peer.identity) may not open a site session; only site certificates may")
+        }
+        if let header = request.siteHeader, header != peer.identity.id {
+            return SessionRefusal(status: 403, message: "the certificate names site \(peer.identity.id), not \(header)")
+        }
+        return nil
+    }
+
+    /// Certificate renewal over mutual TLS: `POST /estuary/v1/renew` with a PEM CSR for a new
+    /// key; answers the new certificate (PEM). The identity comes from the current certificate.
+    func unary(_ request: SessionRequest, body: [UInt8]) async -> UnaryResponse {
+        guard request.headers[":path"] == WireProtocol.renewPath else {
+            return Self.plain(404, "unknown path \(request.headers[":path"] ?? "-")")
+        }
+        guard let trust, let peer = request.peer else {
+            return Self.plain(404, "renewal needs mutual TLS; this coordinator runs in insecure-dev mode")
+        }
+        guard peer.identity.role == .site else {
+            return Self.plain(403, "only site certificates are renewed here")
+        }
+        let site = SiteID(rawValue: peer.identity.id)
+        do {
+            let issued = try trust.issueSiteCertificate(csrPEM: String(decoding: body, as: UTF8.self), site: site)
+            try await recordRenewal(issued, request.remoteAddress)
+            logger.info("certificate renewed", metadata: ["site": "\(site)", "serial": "\(issued.serial)", "replaces": "\(peer.serial)"])
+            return UnaryResponse(
+                status: 200, headers: ["content-type": "application/pem-certificate-chain"], body: Array(issued.certificatePEM.utf8))
+        } catch let error as TrustError {
+            return Self.plain(400, "bad certificate request: \(error)")
+        } catch {
+            logger.error("renewal failed", metadata: ["site": "\(site)", "error": "\(error)"])
+            return Self.plain(500, "renewal failed")
+        }
+    }
+
+    static func plain(_ status: Int, _ message: String) -> UnaryResponse {
+        UnaryResponse(status: status, headers: ["content-type": "text/plain; charset=utf-8"], body: Array((message + "\n").utf8))
     }
 
     func run(_ session: MeshServerSession) async {
@@ -88,6 +154,16 @@ struct SessionHandler: MeshSessionHandler {
         let writer = session.writer
         let upstream = Handoff(reader)
         let buffer = UpstreamBuffer()
+        // A session lives no longer than its certificate; the agent renews well before expiry
+        // and reconnects with the new one.
+        let expiry = session.request.peer.map { peer in
+            Task {
+                let remaining = peer.notAfter.timeIntervalSinceNow
+                if remaining > 0 { try await Task.sleep(for: .milliseconds(Int64(remaining * 1000))) }
+                link.close(with: Self.errorEnvelope(.unauthorized, "the session's certificate expired; renew and reconnect"))
+            }
+        }
+        defer { expiry?.cancel() }
         enum Part { case reader, applier, writer }
         do {
             try await withThrowingTaskGroup(of: Part.self) { group in
@@ -153,6 +229,10 @@ struct SessionHandler: MeshSessionHandler {
             descriptor = try SiteDescriptor(wire: hello.site)
         } catch {
             throw SessionFailure(code: .protocolViolation, message: "Hello.site is invalid: \(error)")
+        }
+        if let peer = request.peer, peer.identity.id != descriptor.id.rawValue {
+            throw SessionFailure(
+                code: .unauthorized, message: "the certificate names site \(peer.identity.id), but Hello speaks for \(descriptor.id)")
         }
         if let header = request.siteHeader, header != descriptor.id.rawValue {
             throw SessionFailure(

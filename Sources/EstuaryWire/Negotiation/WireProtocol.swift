@@ -20,6 +20,8 @@ public enum WireProtocol {
 
     /// The request path of the agent session stream.
     public static let sessionPath = "/estuary.v1/session"
+    /// Certificate renewal over mutual TLS: POST a PEM CSR, get the new certificate (PEM).
+    public static let renewPath = "/estuary.v1/renew"
     /// Content type of request and response bodies made of frames.
     public static let contentType = "application/estuary-frames"
     /// Request header: comma-separated protocol versions the agent speaks.
