@@ -9,6 +9,8 @@ packages=(
   protobuf-compiler # protoc: only for Protocol/generate.sh
   procps           # pkill/ps used by the dev mesh script
   python3          # tests' helpers
+  python3-venv     # scripts/schemathesis.sh makes a virtualenv for schemathesis
+  openssl          # openssl s_client: an independent TLS peer in the trust tests
 )
 missing=()
 for p in "${packages[@]}"; do

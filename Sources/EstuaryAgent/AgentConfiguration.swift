@@ -9,6 +9,8 @@ public struct AgentConfiguration: Sendable {
     /// Coordinator to dial (the profile's, unless overridden).
     public var coordinator: CoordinatorAddress
     public var driver: ProcessDriverConfiguration
+    /// Mutual TLS to the coordinator; nil only in insecure-dev mode (cleartext h2c).
+    public var tls: AgentTLSSettings?
 
     /// Reported in Hello.agent_version.
     public var agentVersion = AgentVersion.current

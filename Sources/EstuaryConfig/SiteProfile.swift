@@ -33,15 +33,28 @@ public struct SiteProfile: Sendable, Hashable {
     public static let supportedDrivers: Set<String> = ["process"]
 }
 
-/// `[coordinator]`: the mesh address the agent dials.
+/// `[coordinator]`: the mesh address the agent dials, and how it trusts the coordinator.
 public struct CoordinatorSettings: Sendable, Hashable {
     public var address: CoordinatorAddress
-    /// Dial cleartext HTTP/2 (h2c). Only for development meshes; TLS is the default once it exists.
+    /// Dial cleartext HTTP/2 (h2c). Only for development meshes; mutual TLS is the default.
     public var insecureDev: Bool
+    /// PEM file of the mesh CA the coordinator's certificate must chain to (`ca`). Relative
+    /// paths are resolved against the profile's directory.
+    public var caFile: String?
+    /// The coordinator's API base URL for first enrollment, e.g. `https://coord:7400`.
+    public var enrollURL: String?
+    /// Name the coordinator's certificate must carry when it differs from the dialed host.
+    public var serverName: String?
 
-    public init(address: CoordinatorAddress, insecureDev: Bool = false) {
+    public init(
+        address: CoordinatorAddress, insecureDev: Bool = false, caFile: String? = nil, enrollURL: String? = nil,
+        serverName: String? = nil
+    ) {
         self.address = address
         self.insecureDev = insecureDev
+        self.caFile = caFile
+        self.enrollURL = enrollURL
+        self.serverName = serverName
     }
 }
 

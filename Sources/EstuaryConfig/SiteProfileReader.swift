@@ -49,7 +49,7 @@ struct SiteProfileReader {
 
     private static let topLevelKeys: Set<String> = ["site", "coordinator", "agent", "pools", "driver"]
     private static let siteKeys: Set<String> = ["id", "display_name", "region", "zones", "driver"]
-    private static let coordinatorKeys: Set<String> = ["address", "insecure_dev"]
+    private static let coordinatorKeys: Set<String> = ["address", "insecure_dev", "ca", "enroll_url", "server_name"]
     private static let agentKeys: Set<String> = ["data_dir"]
     private static let poolKeys: Set<String> = ["class", "count", "simulated"]
     private static let driverKeys: Set<String> = ["process"]
@@ -110,6 +110,15 @@ struct SiteProfileReader {
             }
         }
         settings.insecureDev = bool(table, "insecure_dev", path: "coordinator.insecure_dev") ?? false
+        settings.caFile = string(table, "ca", path: "coordinator.ca", required: false)
+        if let url = string(table, "enroll_url", path: "coordinator.enroll_url", required: false) {
+            if url.hasPrefix("https://") || url.hasPrefix("http://") {
+                settings.enrollURL = url
+            } else {
+                problem("coordinator.enroll_url", "must be the coordinator's API URL, e.g. \"https://coordinator:7400\"")
+            }
+        }
+        settings.serverName = string(table, "server_name", path: "coordinator.server_name", required: false)
         return settings
     }
 

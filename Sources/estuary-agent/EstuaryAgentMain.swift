@@ -30,8 +30,9 @@ struct AgentCommand: AsyncParsableCommand {
 
 /// Exit codes documented in Agents/README.md.
 enum AgentExit {
-    static let refusedCleartext = ExitCode(3)
+    static let noTrustAnchor = ExitCode(3)
     static let invalidProfile = ExitCode(4)
+    static let noCredentials = ExitCode(5)
 }
 
 struct RunCommand: AsyncParsableCommand {
@@ -42,6 +43,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Data directory, overriding the profile's data_dir (env ESTUARY_DATA_DIR).") var dataDir: String?
     @Option(help: "Base of a relative data_dir (env ESTUARY_DATA_ROOT; default: current directory).") var dataRoot: String?
     @Flag(help: "Allow cleartext HTTP/2 (h2c) to the coordinator. Development meshes only.") var insecureDev = false
+    @Option(help: "The mesh CA (PEM) the coordinator must chain to, overriding the profile's ca (env ESTUARY_CA).") var ca: String?
+    @Option(help: "Coordinator API URL for first enrollment, e.g. https://coord:7400 (env ESTUARY_ENROLL_URL).") var enrollURL: String?
+    @Option(help: "File holding a join token from `estuaryctl site add` (env ESTUARY_JOIN_TOKEN holds the token itself).")
+    var joinTokenFile: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: Logger.Level = .info
 
     func run() async throws {
@@ -60,11 +65,24 @@ struct RunCommand: AsyncParsableCommand {
             throw AgentExit.invalidProfile
         }
         let environment = ProcessInfo.processInfo.environment
+        var joinToken = environment["ESTUARY_JOIN_TOKEN"]
+        if let joinTokenFile {
+            do {
+                joinToken = try String(contentsOfFile: joinTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                printError("estuary-agent: cannot read --join-token-file \(joinTokenFile): \(error.localizedDescription)")
+                throw AgentExit.noCredentials
+            }
+        }
         let overrides = AgentOverrides(
             coordinator: coordinator ?? environment["ESTUARY_COORDINATOR"],
             dataDir: dataDir ?? environment["ESTUARY_DATA_DIR"],
             dataRoot: dataRoot ?? environment["ESTUARY_DATA_ROOT"],
-            insecureDev: insecureDev
+            insecureDev: insecureDev,
+            caFile: ca ?? environment["ESTUARY_CA"],
+            enrollURL: enrollURL ?? environment["ESTUARY_ENROLL_URL"],
+            joinToken: joinToken,
+            profileDirectory: (profile as NSString).deletingLastPathComponent
         )
         let configuration: AgentConfiguration
         do {
@@ -73,17 +91,24 @@ struct RunCommand: AsyncParsableCommand {
             )
         } catch {
             printError("estuary-agent: \(error)")
-            throw AgentExit.refusedCleartext
+            throw AgentExit.noTrustAnchor
         }
-        logger.warning(
-            "CLEARTEXT: dialing the coordinator over unencrypted h2c (insecure dev mode); never use this outside a development mesh",
-            metadata: ["coordinator": "\(configuration.coordinator)"]
-        )
+        if configuration.tls == nil {
+            logger.warning(
+                "CLEARTEXT: dialing the coordinator over unencrypted h2c (insecure dev mode); never use this outside a development mesh",
+                metadata: ["coordinator": "\(configuration.coordinator)"]
+            )
+        }
         let service = try EstuaryAgentService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             services: [service], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as AgentTrustError {
+            printError("estuary-agent: \(error)")
+            throw AgentExit.noCredentials
+        }
     }
 }
 

@@ -8,11 +8,16 @@ import Logging
 struct AgentSession {
     let supervisor: JobSupervisor
     let configuration: AgentConfiguration
+    /// The site's certificate and key; nil in insecure-dev mode.
+    let credentials: CredentialStore?
     let agentInstance: String
     let logger: Logger
 
     /// How a session ended, for the reconnect loop.
-    struct Outcome {
+    ///
+    /// `@unchecked` only for `error`: it is set once, when the session has ended, and then only
+    /// read (logged, matched) by the one task that runs the reconnect loop.
+    struct Outcome: @unchecked Sendable {
         var welcomed: Bool
         /// The coordinator asked for this delay (Drain, or Retry-After on refusal).
         var retryAfter: Duration?
@@ -24,12 +29,12 @@ struct AgentSession {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    let client = MeshClientConfiguration(host: configuration.coordinator.host, port: configuration.coordinator.port)
                     let headers = [
                         (WireProtocol.protocolHeader, WireProtocol.supportedVersions.map(String.init).joined(separator: ",")),
                         (WireProtocol.siteHeader, configuration.profile.site.id.rawValue),
                     ]
                     do {
+                        let client = try meshClientConfiguration()
                         try await MeshClient.withSession(configuration: client, headers: headers) { session in
                             try await drive(session, link: link)
                         }
@@ -64,6 +69,21 @@ struct AgentSession {
             return Outcome(welcomed: link.welcomed, retryAfter: .seconds(retry), error: error)
         }
         return Outcome(welcomed: link.welcomed, retryAfter: link.retryAfter, error: error)
+    }
+
+    /// The dial settings: mutual TLS with the current certificate, or h2c in insecure-dev mode.
+    func meshClientConfiguration() throws -> MeshClientConfiguration {
+        try Self.meshClientConfiguration(configuration, credentials: credentials?.credentials)
+    }
+
+    static func meshClientConfiguration(_ configuration: AgentConfiguration, credentials: SiteCredentials?) throws -> MeshClientConfiguration {
+        var client = MeshClientConfiguration(host: configuration.coordinator.host, port: configuration.coordinator.port)
+        guard let tls = configuration.tls else { return client }
+        guard let current = credentials else { throw AgentTrustError.noCredentials(site: configuration.profile.site.id) }
+        client.tls = MeshClientTLS(
+            trustedCAPEM: tls.caPEM, certificateChainPEM: current.certificatePEM, privateKeyPEM: current.keyPEM,
+            requiredServerRole: .coordinator, serverName: tls.serverName)
+        return client
     }
 
     /// Runs the protocol over an open stream.
