@@ -7,5 +7,6 @@ extension EstuaryBench {
         SessionsBenchmark.self,
         JobsBenchmark.self,
         AgentFootprintBenchmark.self,
+        TLSBenchmark.self,
     ]
 }

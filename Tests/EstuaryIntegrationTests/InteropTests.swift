@@ -20,7 +20,10 @@ extension IntegrationTests {
                 #expect(health.status == "ok")
                 #expect(health.checks["mesh_listener"] == "ok" && health.checks["store"] == "ok", "\(health)")
 
-                let sites = try await nghttp.request("\(coordinator.apiURL)/v1/sites", in: bed)
+                let anonymous = try await nghttp.request("\(coordinator.apiURL)/v1/sites", in: bed)
+                #expect(anonymous.status == 401, "\(anonymous)")
+                let sites = try await nghttp.request(
+                    "\(coordinator.apiURL)/v1/sites", headers: ["authorization: Bearer \(coordinator.adminToken)"], in: bed)
                 #expect(sites.status == 200, "\(sites)")
                 let list = try JSONDecoder().decode(SiteListView.self, from: Data(sites.body.utf8))
                 let cpu = try #require(list.sites.first { $0.site.id.rawValue == TestSite.cpu.id }, "\(sites.body)")

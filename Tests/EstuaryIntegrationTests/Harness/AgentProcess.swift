@@ -14,7 +14,7 @@ struct TestSite: Sendable {
     static let all = [cpu, ascend, gpu]
 
     /// A site profile (Agents/README.md) pointing at `coordinator`.
-    func profile(coordinator: String, dataDirectory: String) -> String {
+    func profile(coordinator: String, dataDirectory: String, insecureDev: Bool = true) -> String {
         """
         [site]
         id = "\(id)"
@@ -25,7 +25,7 @@ struct TestSite: Sendable {
 
         [coordinator]
         address = "\(coordinator)"
-        insecure_dev = true
+        insecure_dev = \(insecureDev)
 
         [agent]
         data_dir = "\(dataDirectory)"
@@ -52,15 +52,37 @@ extension TestBed {
     /// Starts an agent for `site` (its data directory survives restarts: same site, same path)
     /// and, unless told otherwise, waits until the coordinator lists the site as connected with
     /// its pool.
+    ///
+    /// With a TLS coordinator the site is first added (`POST /v1/sites`) unless its agent
+    /// already holds a certificate, and the agent enrolls with the join token from a file.
     func startAgent(_ site: TestSite, coordinator: CoordinatorProcess, waitConnected: Bool = true) async throws -> AgentProcess {
         let data = try directory("agents/\(site.id)")
-        let profile = try write(site.profile(coordinator: coordinator.meshAddress, dataDirectory: data), to: "profiles/\(site.id).toml")
-        let process = try start(
-            Binaries.agent, name: "agent-\(site.id)",
-            arguments: ["run", "--profile", profile, "--data-dir", data, "--coordinator", coordinator.meshAddress, "--insecure-dev"])
+        let profile = try write(
+            site.profile(coordinator: coordinator.meshAddress, dataDirectory: data, insecureDev: !coordinator.tls),
+            to: "profiles/\(site.id).toml")
+        var arguments = ["run", "--profile", profile, "--data-dir", data, "--coordinator", coordinator.meshAddress]
+        if coordinator.tls {
+            arguments += ["--ca", coordinator.caPath, "--enroll-url", coordinator.apiURL]
+            if !FileManager.default.fileExists(atPath: "\(data)/tls/site.pem") {
+                let token = try await addSite(site.id, coordinator: coordinator)
+                arguments += ["--join-token-file", try write(token + "\n", to: "tokens/\(site.id).join")]
+            }
+        } else {
+            arguments.append("--insecure-dev")
+        }
+        let process = try start(Binaries.agent, name: "agent-\(site.id)", arguments: arguments)
         let agent = AgentProcess(site: site, process: process, dataDirectory: data)
         if waitConnected { try await waitForConnected(agent, coordinator: coordinator) }
         return agent
+    }
+
+    /// `POST /v1/sites` as admin: a one-time join token for `site`.
+    func addSite(_ site: String, org: String = "test-org", coordinator: CoordinatorProcess) async throws -> String {
+        struct Added: Decodable {
+            var join_token: String
+        }
+        let added: Added = try await coordinator.api.post("/v1/sites", json: ["id": site, "org": org], expect: 201)
+        return added.join_token
     }
 
     func waitForConnected(_ agent: AgentProcess, coordinator: CoordinatorProcess, timeout: Duration = .seconds(30)) async throws {

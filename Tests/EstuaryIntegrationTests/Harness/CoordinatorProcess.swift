@@ -6,9 +6,26 @@ struct CoordinatorProcess: Sendable {
     let dataDirectory: String
     let meshPort: Int
     let apiPort: Int
-    var api: APIClient { APIClient(baseURL: apiURL) }
-    var apiURL: String { "http://127.0.0.1:\(apiPort)" }
+    /// Mutual TLS on the mesh and HTTPS on the API (false: --insecure-dev).
+    let tls: Bool
+    /// The bootstrap admin token the coordinator wrote on first start.
+    var adminToken: String {
+        (try? String(contentsOfFile: adminTokenPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+    var adminTokenPath: String { "\(dataDirectory)/admin.token" }
+    var caPath: String { "\(dataDirectory)/tls/ca.pem" }
+    /// The API as admin.
+    var api: APIClient { APIClient(baseURL: apiURL, token: adminToken, caPath: tls ? caPath : nil) }
+    /// The API with another token (nil: none at all).
+    func api(token: String?) -> APIClient { APIClient(baseURL: apiURL, token: token, caPath: tls ? caPath : nil) }
+    var apiURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(apiPort)" }
     var meshAddress: String { "127.0.0.1:\(meshPort)" }
+    /// Environment for estuaryctl: address, CA and the admin token file (never a flag).
+    var ctlEnvironment: [String: String] {
+        var environment = ["ESTUARY_API": apiURL, "ESTUARY_TOKEN_FILE": adminTokenPath]
+        if tls { environment["ESTUARY_CA"] = caPath }
+        return environment
+    }
 }
 
 struct CoordinatorOptions: Sendable {
@@ -19,6 +36,9 @@ struct CoordinatorOptions: Sendable {
     var handshakeTimeout: String?
     var lostAfter: String?
     var logLevel = "info"
+    /// Mutual TLS (the production setting) instead of --insecure-dev.
+    var tls = false
+    var certValidity: String?
 }
 
 extension TestBed {
@@ -31,12 +51,14 @@ extension TestBed {
         // A restart on the same directory must not read the previous run's port files.
         for file in ["mesh.port", "api.port"] { try? FileManager.default.removeItem(atPath: "\(data)/\(file)") }
         var arguments = [
-            "run", "--data-dir", data, "--insecure-dev",
+            "run", "--data-dir", data,
             "--mesh-port", String(options.meshPort), "--api-port", String(options.apiPort),
             "--report-interval", options.reportInterval, "--log-level", options.logLevel,
         ]
         if let timeout = options.handshakeTimeout { arguments += ["--handshake-timeout", timeout] }
         if let lost = options.lostAfter { arguments += ["--lost-after", lost] }
+        if !options.tls { arguments.append("--insecure-dev") }
+        if let validity = options.certValidity { arguments += ["--cert-validity", validity] }
         let process = try start(Binaries.coordinator, name: "coordinator", arguments: arguments)
 
         let ports = try await waitFor("the coordinator to write \(data)/mesh.port and api.port", timeout: .seconds(30)) { () -> (Int, Int)? in
@@ -44,7 +66,7 @@ extension TestBed {
             guard let mesh = Self.readPort("\(data)/mesh.port"), let api = Self.readPort("\(data)/api.port") else { return nil }
             return (mesh, api)
         }
-        let coordinator = CoordinatorProcess(process: process, dataDirectory: data, meshPort: ports.0, apiPort: ports.1)
+        let coordinator = CoordinatorProcess(process: process, dataDirectory: data, meshPort: ports.0, apiPort: ports.1, tls: options.tls)
         try await waitUntil("the coordinator to answer /readyz with 200", timeout: .seconds(20)) { await coordinator.api.isReady() }
         return coordinator
     }

@@ -14,10 +14,14 @@ struct CommandResult: Sendable, CustomStringConvertible {
 }
 
 extension TestBed {
-    /// Runs `estuaryctl` against `coordinator` (through ESTUARY_COORDINATOR) to its end.
-    func estuaryctl(_ arguments: [String], coordinator: CoordinatorProcess, timeout: Duration = .seconds(60)) async throws -> CommandResult {
+    /// Runs `estuaryctl` against `coordinator` as admin (address, CA and token file from the
+    /// environment, as an operator would set them) to its end. `environment` adds or overrides.
+    func estuaryctl(
+        _ arguments: [String], coordinator: CoordinatorProcess, environment: [String: String] = [:], timeout: Duration = .seconds(60)
+    ) async throws -> CommandResult {
         let process = try start(
-            Binaries.ctl, name: "estuaryctl", arguments: arguments, environment: ["ESTUARY_COORDINATOR": coordinator.apiURL])
+            Binaries.ctl, name: "estuaryctl", arguments: arguments,
+            environment: coordinator.ctlEnvironment.merging(environment) { $1 })
         let status = try await process.waitForExit(timeout: timeout)
         return CommandResult(arguments: arguments, status: status, stdout: process.stdout, stderr: process.stderr)
     }
@@ -61,11 +65,12 @@ struct TestJob: Sendable {
     var tasks = 1
     var walltime = "5m"
     var environment: [String: String] = [:]
+    var tenant = "integration"
 
     var toml: String {
         var text = """
             name = "\(name)"
-            tenant = "integration"
+            tenant = "\(tenant)"
             command = ["/bin/sh", "-c", \(Self.quoted(script))]
             walltime = "\(walltime)"
 

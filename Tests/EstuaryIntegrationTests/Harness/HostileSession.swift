@@ -41,10 +41,14 @@ enum HostileSession {
     /// Opens a real session as `site`, runs `misbehave` with it, then reads what the coordinator
     /// sends until the stream ends or `timeout` passes.
     static func run(
-        meshPort: Int, site: String, timeout: Duration = .seconds(10),
+        meshPort: Int, site: String, tls: MeshClientTLS? = nil, timeout: Duration = .seconds(10),
         _ misbehave: @escaping @Sendable (inout EnvelopeReader, EnvelopeWriter, inout HostileOutcome) async throws -> Void
     ) async throws -> HostileOutcome {
-        let configuration = MeshClientConfiguration(host: "127.0.0.1", port: meshPort)
+        let configuration = {
+            var configuration = MeshClientConfiguration(host: "127.0.0.1", port: meshPort)
+            configuration.tls = tls
+            return configuration
+        }()
         return try await withDeadline("a hostile session as \(site) to end", timeout) {
             try await MeshClient.withSession(
                 configuration: configuration, headers: [("estuary-protocol", "1"), ("estuary-site", site)]
