@@ -1,4 +1,5 @@
 import ArgumentParser
+import EstuaryModel
 
 /// `estuaryctl audit`
 struct AuditCommand: AsyncParsableCommand {

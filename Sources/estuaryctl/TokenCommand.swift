@@ -70,7 +70,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let list = try await global.withClient { client in try await client.get("/v1/tokens", as: TokenListView.self) }
+            let list = try await global.withClient { client in try await client.get("/v1/tokens", as: APITokenListView.self) }
             if global.json { return try Output.json(list) }
             guard !list.tokens.isEmpty else { return Output.error("no tokens") }
             let now = TimeText.nowMs()
@@ -101,7 +101,7 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             let token = try await global.withClient { client in
-                try await client.post("/v1/tokens/\(id)/revoke", as: TokenView.self).0
+                try await client.post("/v1/tokens/\(id)/revoke", as: APITokenView.self).0
             }
             if global.json { return try Output.json(token) }
             Output.line("token \(token.id) (\(token.name)) revoked")

@@ -126,11 +126,6 @@ public enum Enrollment {
         var csr: String
     }
 
-    struct EnrollAnswer: Decodable {
-        var site: String
-        var certificate: String
-    }
-
     struct ErrorAnswer: Decodable {
         struct Body: Decodable {
             var code: String
@@ -155,9 +150,9 @@ public enum Enrollment {
         guard response.status == 201 || response.status == 200 else {
             throw refusal("enrollment", response)
         }
-        let answer: EnrollAnswer
+        let answer: EnrollView
         do {
-            answer = try JSONDecoder().decode(EnrollAnswer.self, from: Data(response.body))
+            answer = try JSONDecoder().decode(EnrollView.self, from: Data(response.body))
         } catch {
             throw AgentTrustError.malformedResponse(operation: "enrollment", reason: "\(error)")
         }

@@ -1,8 +1,9 @@
 import EstuaryModel
 import EstuaryStore
 
-// JSON shapes of the token, site-enrollment, enrollment and audit routes (admin-api.yaml is
-// their normative description). Times are Unix epoch milliseconds, like the rest of the API.
+// Request bodies of the token, site-enrollment and enrollment routes (admin-api.yaml is their
+// normative description), and the views' initializers from store records. The response views
+// themselves live in EstuaryModel (TrustViews.swift), shared with estuaryctl and the agent.
 
 /// Body of `POST /v1/tokens`.
 struct TokenCreateRequest: Decodable, Sendable {
@@ -46,60 +47,6 @@ struct TokenCreateRequest: Decodable, Sendable {
     }
 }
 
-/// An API token as listed: never its secret.
-struct APITokenView: Codable, Sendable, Hashable {
-    var id: String
-    var role: String
-    var subject: String?
-    var name: String
-    var createdBy: String
-    var createdAtMs: Int64
-    var expiresAtMs: Int64?
-    var revokedAtMs: Int64?
-    /// `active`, `expired` or `revoked`.
-    var state: String
-
-    init(_ record: APITokenRecord, now: Int64) {
-        id = record.id
-        role = record.role
-        subject = record.subject
-        name = record.name
-        createdBy = record.createdBy
-        createdAtMs = record.createdAtMs
-        expiresAtMs = record.expiresAtMs
-        revokedAtMs = record.revokedAtMs
-        state = record.revokedAtMs != nil ? "revoked" : record.isExpired(atMs: now) ? "expired" : "active"
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, role, subject, name
-        case createdBy = "created_by"
-        case createdAtMs = "created_at_ms"
-        case expiresAtMs = "expires_at_ms"
-        case revokedAtMs = "revoked_at_ms"
-        case state
-    }
-}
-
-struct APITokenListView: Codable, Sendable, Hashable {
-    var tokens: [APITokenView]
-}
-
-/// Answer of `POST /v1/tokens`: the only time the token's text is shown.
-struct CreatedTokenView: Codable, Sendable, Hashable {
-    var id: String
-    var token: String
-    var role: String
-    var subject: String?
-    var name: String
-    var expiresAtMs: Int64?
-
-    enum CodingKeys: String, CodingKey {
-        case id, token, role, subject, name
-        case expiresAtMs = "expires_at_ms"
-    }
-}
-
 /// Body of `POST /v1/sites` (`estuaryctl site add`).
 struct SiteAddRequest: Decodable, Sendable {
     var id: String
@@ -127,37 +74,6 @@ struct SiteAddRequest: Decodable, Sendable {
     }
 }
 
-/// Answer of `POST /v1/sites`: the join token, shown once, for the site's agent.
-struct SiteAddedView: Codable, Sendable, Hashable {
-    var site: SiteID
-    var org: String
-    var joinToken: String
-    var expiresAtMs: Int64
-    /// The CA the agent will be enrolled under, for the operator to compare out of band.
-    var caFingerprint: String?
-
-    enum CodingKeys: String, CodingKey {
-        case site, org
-        case joinToken = "join_token"
-        case expiresAtMs = "expires_at_ms"
-        case caFingerprint = "ca_fingerprint"
-    }
-}
-
-/// Answer of `POST /v1/sites/{id}/revoke`.
-struct SiteRevokedView: Codable, Sendable, Hashable {
-    var site: SiteID
-    var org: String
-    var revokedAtMs: Int64
-    var revokedCertificates: [String]
-
-    enum CodingKeys: String, CodingKey {
-        case site, org
-        case revokedAtMs = "revoked_at_ms"
-        case revokedCertificates = "revoked_certificates"
-    }
-}
-
 /// Body of `POST /v1/enroll`.
 struct EnrollRequest: Decodable, Sendable {
     /// The join token, `estj_…`.
@@ -166,65 +82,21 @@ struct EnrollRequest: Decodable, Sendable {
     var csr: String
 }
 
-/// Answer of `POST /v1/enroll`.
-struct EnrollView: Codable, Sendable, Hashable {
-    var site: SiteID
-    /// The site's certificate, PEM.
-    var certificate: String
-    /// The CA certificate, PEM: what the agent trusts the coordinator by.
-    var ca: String
-    var serial: String
-    var notAfterMs: Int64
-
-    enum CodingKeys: String, CodingKey {
-        case site, certificate, ca, serial
-        case notAfterMs = "not_after_ms"
+extension APITokenView {
+    /// The token as listed, its state as of `now`.
+    init(_ record: APITokenRecord, now: Int64) {
+        self.init(
+            id: record.id, role: record.role, subject: record.subject, name: record.name, createdBy: record.createdBy,
+            createdAtMs: record.createdAtMs, expiresAtMs: record.expiresAtMs, revokedAtMs: record.revokedAtMs,
+            state: record.revokedAtMs != nil ? "revoked" : record.isExpired(atMs: now) ? "expired" : "active")
     }
 }
 
-struct AuditEntryView: Codable, Sendable, Hashable {
-    var seq: Int64
-    var atMs: Int64
-    var actor: String
-    var role: String
-    var action: String
-    var target: String
-    var source: String
-    var outcome: String
-    var detail: String
-
+extension AuditEntryView {
     init(_ record: AuditRecord) {
-        seq = record.seq
-        atMs = record.atMs
-        actor = record.actor
-        role = record.role
-        action = record.action
-        target = record.target
-        source = record.source
-        outcome = record.outcome
-        detail = record.detail
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case seq
-        case atMs = "at_ms"
-        case actor, role, action, target, source, outcome, detail
-    }
-}
-
-/// Answer of `GET /v1/audit`: entries oldest first (newest last).
-struct AuditListView: Codable, Sendable, Hashable {
-    var entries: [AuditEntryView]
-    /// Pass as `since_seq` to get what comes after this page (the last entry's seq, or the
-    /// `since_seq` asked for when the page is empty).
-    var nextSinceSeq: Int64
-    /// Whether the page is full, so that more entries may follow right away.
-    var more: Bool
-
-    enum CodingKeys: String, CodingKey {
-        case entries
-        case nextSinceSeq = "next_since_seq"
-        case more
+        self.init(
+            seq: record.seq, atMs: record.atMs, actor: record.actor, role: record.role, action: record.action,
+            target: record.target, source: record.source, outcome: record.outcome, detail: record.detail)
     }
 }
 
