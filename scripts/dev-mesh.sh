@@ -70,8 +70,7 @@ for profile in Agents/dev/*.toml; do
     agent_flags=(--ca "$ESTUARY_CA" --enroll-url "$ESTUARY_API")
     if [ ! -s "$dir/$name/tls/site.pem" ]; then
       # First start: add the site and hand its agent the one-time join token in a 0600 file.
-      (umask 077; "$bin/estuaryctl" site add "$site" --org dev-mesh --json |
-        sed -n 's/.*"join_token" *: *"\([^"]*\)".*/\1/p' > "$dir/$name/join.token")
+      (umask 077; "$bin/estuaryctl" site add "$site" --org dev-mesh > "$dir/$name/join.token")
       [ -s "$dir/$name/join.token" ] || { echo "could not add site $site" >&2; exit 1; }
       agent_flags+=(--join-token-file "$dir/$name/join.token")
     fi
