@@ -40,7 +40,7 @@ struct APIClient: Sendable {
             request.headers.add(name: "content-type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let client = try caPath.map(TLSClients.client(trusting:)) ?? HTTPClient.shared
+        let client = caPath.map(TLSClients.client(trusting:)) ?? HTTPClient.shared
         let response = try await client.execute(request, timeout: .seconds(10))
         let bytes = try await response.body.collect(upTo: 64 << 20)
         return Reply(status: Int(response.status.code), body: Data(bytes.readableBytesView))
@@ -98,8 +98,8 @@ struct APIClient: Sendable {
 enum TLSClients {
     private static let clients = Mutex<[String: HTTPClient]>([:])
 
-    static func client(trusting caPath: String) throws -> HTTPClient {
-        try clients.withLock { clients in
+    static func client(trusting caPath: String) -> HTTPClient {
+        clients.withLock { clients in
             if let existing = clients[caPath] { return existing }
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .file(caPath)
