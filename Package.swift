@@ -174,7 +174,7 @@ let package = Package(
         .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryModel"]),
         .testTarget(
             name: "EstuaryStoreTests", dependencies: ["EstuaryStore", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "EstuaryAgentTests", dependencies: ["EstuaryAgent", "EstuaryTransport", "EstuaryConfig"]),
+        .testTarget(name: "EstuaryAgentTests", dependencies: ["EstuaryAgent", "EstuaryTransport", "EstuaryConfig", "EstuaryTrust"]),
         .testTarget(
             name: "EstuaryCoordinatorTests",
             dependencies: [

@@ -103,6 +103,8 @@ public struct EstuaryAgentService: Service {
         }
     }
 
+    static let minimumRenewalInterval: Duration = .seconds(5)
+
     /// Renews the certificate once `renewAfterFraction` of its lifetime has passed, retrying
     /// every minute (or sooner near expiry) on failure. Jobs are untouched: the session in
     /// progress is replaced by one with the new certificate (see `keepConnected`).
@@ -123,6 +125,8 @@ public struct EstuaryAgentService: Service {
                 let mesh = try AgentSession.meshClientConfiguration(configuration, credentials: current)
                 let renewed = try await Enrollment.renew(site: site, settings: tls, current: current, mesh: mesh)
                 try credentials.replace(with: renewed)
+                // Never renew again sooner than this, whatever a certificate says.
+                try? await Task.sleep(for: Self.minimumRenewalInterval)
                 logger.info(
                     "certificate renewed", metadata: ["serial": "\(renewed.certificate.serial)", "not_after": "\(renewed.certificate.notAfter)"])
             } catch {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EstuaryModel
 import EstuaryStore
 import EstuaryTransport
 import Foundation
@@ -74,7 +75,7 @@ public enum Coordinator {
         let shuttingDown = AtomicBox<Bool>(false)
         let handler = SessionHandler(
             core: core, logs: logs, configuration: configuration, shuttingDown: shuttingDown, trust: trust,
-            recordRenewal: { issued, remote in
+            recordRenewal: { issued, replacing, remote in
                 // The new certificate is on record (revocable) before the agent can use it.
                 let now = wallClockMs()
                 let certificate = CertificateRecord(
@@ -87,6 +88,15 @@ public enum Coordinator {
                         target: "site:\(issued.identity.id)", outcome: .ok, detail: "serial=\(issued.serial)"),
                     atMs: now)
                 try await store.write { tx in
+                    // Checked in the same transaction as the insert, so that a renewal racing a
+                    // revocation can never leave the site with a certificate nobody revoked.
+                    let site = SiteID(rawValue: issued.identity.id)
+                    if try tx.siteEnrollment(site)?.revokedAtMs != nil {
+                        throw RenewalRefused(reason: "site \(site) is revoked")
+                    }
+                    if let current = try tx.certificate(serial: replacing), current.revokedAtMs != nil {
+                        throw RenewalRefused(reason: "certificate \(replacing) is revoked")
+                    }
                     try tx.insertCertificate(certificate)
                     _ = try tx.appendAudit(audit)
                 }

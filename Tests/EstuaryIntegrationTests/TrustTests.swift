@@ -223,6 +223,10 @@ extension IntegrationTests {
                     return state == .succeeded
                 }
                 try await bed.waitForConnected(agent, coordinator: coordinator)
+                // Once per two thirds of the lifetime, not in a loop.
+                let renewals = try await bed.estuaryctl(["audit", "--action", "site.renew", "--json"], coordinator: coordinator)
+                let count = renewals.stdout.components(separatedBy: "\"site.renew\"").count - 1
+                #expect((1...3).contains(count), "\(count) renewals in about 40 s of a 30 s certificate: \(renewals.stdout)")
 
                 let revoke = try await bed.estuaryctl(["site", "revoke", TestSite.gpu.id], coordinator: coordinator)
                 #expect(revoke.status == 0, "\(revoke)")

@@ -41,10 +41,16 @@ public struct SiteCredentials: Sendable, Hashable {
         self.certificate = try PeerCertificate(pem: certificatePEM)
     }
 
-    /// When to renew: `fraction` of the way through the certificate's validity.
+    /// When to renew: `fraction` of the way through the certificate's lifetime, counted from
+    /// when it was issued. The CA back-dates `notBefore` by its clock-skew allowance, so the
+    /// issue time is `notBefore` plus that allowance (never past `notAfter`); counting from
+    /// `notBefore` itself would make a short-lived certificate due at once, and the agent
+    /// would renew in a loop.
     public func renewalDate(fraction: Double) -> Date {
-        let lifetime = certificate.notAfter.timeIntervalSince(certificate.notBefore)
-        return certificate.notBefore.addingTimeInterval(lifetime * fraction)
+        let skew = Double(CertificateAuthority.clockSkewAllowance.components.seconds)
+        let issued = min(certificate.notBefore.addingTimeInterval(skew), certificate.notAfter)
+        let lifetime = certificate.notAfter.timeIntervalSince(issued)
+        return issued.addingTimeInterval(lifetime * fraction)
     }
 }
 

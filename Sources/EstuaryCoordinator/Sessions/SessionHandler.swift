@@ -18,7 +18,8 @@ struct SessionHandler: MeshSessionHandler {
     /// The CA and revocation set; nil in insecure-dev mode (h2c, no peer identities).
     let trust: MeshTrust?
     /// Records a certificate issued by renewal (store row and audit entry) before it is sent.
-    let recordRenewal: @Sendable (_ issued: IssuedCertificate, _ remote: String) async throws -> Void
+    /// Throws `RenewalRefused` when the site or the certificate being replaced was revoked.
+    let recordRenewal: @Sendable (_ issued: IssuedCertificate, _ replacing: String, _ remote: String) async throws -> Void
     /// Audits a session refused because its certificate did not match what it claimed.
     let onRefused: @Sendable (_ request: SessionRequest, _ reason: String) async -> Void
     let logger: Logger
@@ -81,14 +82,20 @@ struct SessionHandler: MeshSessionHandler {
             return Self.plain(403, "only site certificates are renewed here")
         }
         let site = SiteID(rawValue: peer.identity.id)
+        if trust.isRevoked(peer.serial) {
+            return Self.plain(403, "certificate \(peer.serial) is revoked")
+        }
         do {
             let issued = try trust.issueSiteCertificate(csrPEM: String(decoding: body, as: UTF8.self), site: site)
-            try await recordRenewal(issued, request.remoteAddress)
+            try await recordRenewal(issued, peer.serial, request.remoteAddress)
             logger.info("certificate renewed", metadata: ["site": "\(site)", "serial": "\(issued.serial)", "replaces": "\(peer.serial)"])
             return UnaryResponse(
                 status: 200, headers: ["content-type": "application/pem-certificate-chain"], body: Array(issued.certificatePEM.utf8))
         } catch let error as TrustError {
             return Self.plain(400, "bad certificate request: \(error)")
+        } catch let refused as RenewalRefused {
+            logger.warning("renewal refused", metadata: ["site": "\(site)", "reason": "\(refused.reason)"])
+            return Self.plain(403, "renewal refused: \(refused.reason)")
         } catch {
             logger.error("renewal failed", metadata: ["site": "\(site)", "error": "\(error)"])
             return Self.plain(500, "renewal failed")
@@ -319,6 +326,11 @@ struct SessionHandler: MeshSessionHandler {
         var generator = SystemRandomNumberGenerator()
         return "s-" + String(generator.next() as UInt64, radix: 36)
     }
+}
+
+/// Why a renewal was refused after the handshake (a revocation that raced it).
+struct RenewalRefused: Error {
+    var reason: String
 }
 
 /// Moves a non-Sendable value into exactly one child task.
