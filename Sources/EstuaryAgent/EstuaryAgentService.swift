@@ -125,10 +125,10 @@ public struct EstuaryAgentService: Service {
                 let mesh = try AgentSession.meshClientConfiguration(configuration, credentials: current)
                 let renewed = try await Enrollment.renew(site: site, settings: tls, current: current, mesh: mesh)
                 try credentials.replace(with: renewed)
-                // Never renew again sooner than this, whatever a certificate says.
-                try? await Task.sleep(for: Self.minimumRenewalInterval)
                 logger.info(
                     "certificate renewed", metadata: ["serial": "\(renewed.certificate.serial)", "not_after": "\(renewed.certificate.notAfter)"])
+                // Never renew again sooner than this, whatever a certificate says.
+                try? await Task.sleep(for: Self.minimumRenewalInterval)
             } catch {
                 let remaining = current.certificate.notAfter.timeIntervalSinceNow
                 let retry = max(1, min(60, remaining / 10))

@@ -29,7 +29,6 @@ struct SessionHandler: MeshSessionHandler {
             logger.warning(
                 "session refused: peer speaks for someone else",
                 metadata: ["remote": "\(request.remoteAddress)", "peer": "\(request.peer.map { "\($0.identity)" } ?? "-")", "reason": "\(refusal.message)"])
-            refusedSessions.value.add(1, ordering: .relaxed)
             await onRefused(request, refusal.message)
             return refusal
         }
@@ -50,10 +49,7 @@ struct SessionHandler: MeshSessionHandler {
         return nil
     }
 
-    /// Counts sessions refused because their certificate did not match what they claimed.
-    let refusedSessions = AtomicBox<Int>(0)
-
-    /// A peer speaks only for the site its certificate names (PROTOCOL.md "Trust"): with TLS,
+    /// A peer speaks only for the site its certificate names (PROTOCOL.md §2.6): with TLS,
     /// the certificate must be a site's, and the site header must name that site.
     func authorize(_ request: SessionRequest) -> SessionRefusal? {
         guard trust != nil else { return nil }
