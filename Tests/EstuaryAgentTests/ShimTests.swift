@@ -70,11 +70,13 @@ struct ShimTests {
         try await withTemporaryDirectory { directory in
             let started = ContinuousClock.now
             let shim = try startShim(directory, command: ["sleep", "30"], walltime: 1, graceMs: 500)
-            let status = try #require(try await awaitStatus(directory, shim: shim, timeout: .seconds(8)))
+            let status = try #require(try await awaitStatus(directory, shim: shim, timeout: .seconds(25)))
             let elapsed = ContinuousClock.now - started
             #expect(status.walltimeExceeded)
             #expect(status.signal == SIGTERM)
-            #expect(elapsed < .seconds(4), "walltime 1 s + grace 0.5 s, took \(elapsed)")
+            // Not a timing check (a loaded machine may take seconds): only that the 30 s sleep
+            // was cut short rather than left to finish.
+            #expect(elapsed < .seconds(20), "walltime 1 s + grace 0.5 s, took \(elapsed)")
             let outcome = JobReports.outcome(of: status, walltimeSeconds: 1)
             #expect(outcome.state == .failed)
             #expect(outcome.message == "walltime of 1 s exceeded")
@@ -85,7 +87,7 @@ struct ShimTests {
     func graceEscalatesToKill() async throws {
         try await withTemporaryDirectory { directory in
             let shim = try startShim(directory, command: ["/bin/sh", "-c", "trap '' TERM; sleep 30 & wait; sleep 30"], walltime: 1, graceMs: 300)
-            let status = try #require(try await awaitStatus(directory, shim: shim, timeout: .seconds(8)))
+            let status = try #require(try await awaitStatus(directory, shim: shim, timeout: .seconds(25)))
             #expect(status.walltimeExceeded)
             #expect(status.signal == SIGKILL)
         }
