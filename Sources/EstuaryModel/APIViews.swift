@@ -44,11 +44,15 @@ public struct JobView: Sendable, Hashable, Codable {
     public var updatedAtMs: Int64
     /// Present on single-job reads; omitted in lists.
     public var events: [JobEventView]?
+    /// The class the job was placed on, once placed.
+    public var placedClass: AcceleratorClass?
 
     public init(
         id: JobID, spec: JobSpec, state: JobState, siteID: SiteID?, attempt: Int, exitCode: Int?, signal: Int?,
-        cancelRequested: Bool, createdAtMs: Int64, updatedAtMs: Int64, events: [JobEventView]? = nil
+        cancelRequested: Bool, createdAtMs: Int64, updatedAtMs: Int64, events: [JobEventView]? = nil,
+        placedClass: AcceleratorClass? = nil
     ) {
+        self.placedClass = placedClass
         self.id = id
         self.spec = spec
         self.state = state
@@ -72,6 +76,7 @@ public struct JobView: Sendable, Hashable, Codable {
         case createdAtMs = "created_at_ms"
         case updatedAtMs = "updated_at_ms"
         case events
+        case placedClass = "placed_class"
     }
 }
 

@@ -12,11 +12,21 @@ public struct JobSpec: Sendable, Hashable, Codable {
     public var priority: Int
     /// Sent by a client so that a retried submit creates the job once.
     public var idempotencyKey: String?
+    /// Hard rules for where the job may run.
+    public var constraints: PlacementConstraints
+    /// How sites that pass the rules are ranked; nil means the coordinator's default.
+    public var preference: PlacementPreference?
+    /// When the job may start; nil means as soon as possible.
+    public var deferral: Deferral?
 
     public init(
         name: String, tenant: TenantID, command: [String], environment: [String: String] = [:],
-        resources: ResourceRequest, walltimeSeconds: Int, priority: Int = 0, idempotencyKey: String? = nil
+        resources: ResourceRequest, walltimeSeconds: Int, priority: Int = 0, idempotencyKey: String? = nil,
+        constraints: PlacementConstraints = .none, preference: PlacementPreference? = nil, deferral: Deferral? = nil
     ) {
+        self.constraints = constraints
+        self.preference = preference
+        self.deferral = deferral
         self.name = name
         self.tenant = tenant
         self.command = command
@@ -34,6 +44,8 @@ public struct JobSpec: Sendable, Hashable, Codable {
         case walltimeSeconds = "walltime_seconds"
         case priority
         case idempotencyKey = "idempotency_key"
+        case constraints, preference
+        case deferral = "schedule"
     }
 
     /// Optional fields (`env`, `priority`, `idempotency_key`) may be omitted.
@@ -47,6 +59,24 @@ public struct JobSpec: Sendable, Hashable, Codable {
         walltimeSeconds = try container.decode(Int.self, forKey: .walltimeSeconds)
         priority = try container.decodeIfPresent(Int.self, forKey: .priority) ?? 0
         idempotencyKey = try container.decodeIfPresent(String.self, forKey: .idempotencyKey)
+        constraints = try container.decodeIfPresent(PlacementConstraints.self, forKey: .constraints) ?? .none
+        preference = try container.decodeIfPresent(PlacementPreference.self, forKey: .preference)
+        deferral = try container.decodeIfPresent(Deferral.self, forKey: .deferral)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(tenant, forKey: .tenant)
+        try container.encode(command, forKey: .command)
+        try container.encode(environment, forKey: .environment)
+        try container.encode(resources, forKey: .resources)
+        try container.encode(walltimeSeconds, forKey: .walltimeSeconds)
+        try container.encode(priority, forKey: .priority)
+        try container.encodeIfPresent(idempotencyKey, forKey: .idempotencyKey)
+        if constraints != .none { try container.encode(constraints, forKey: .constraints) }
+        try container.encodeIfPresent(preference, forKey: .preference)
+        try container.encodeIfPresent(deferral, forKey: .deferral)
     }
 }
 
@@ -83,6 +113,62 @@ public enum JobLimits {
     public static let maxNameLength = 128
     public static let maxIdempotencyKeyLength = 200
     public static let priorityRange = -1000...1000
+    public static let maxClassAlternatives = 32
+    public static let maxSiteListLength = 1000
+    public static let maxLabelLength = 64
+}
+
+extension PlacementConstraints {
+    /// Every problem, with `constraints.` paths.
+    public func validate() -> [FieldError] {
+        var problems: [FieldError] = []
+        func problem(_ field: String, _ message: String) {
+            problems.append(FieldError(field: "constraints.\(field)", message: message))
+        }
+        for (field, value) in [("data_zone", dataZone), ("residency", residency), ("from_region", fromRegion), ("data_region", dataRegion)] {
+            if let value, value.isEmpty || value.utf8.count > JobLimits.maxLabelLength || !Identifiers.isWellFormed(value) {
+                problem(field, "must be a zone or region name of letters, digits, '.', '_' or '-'")
+            }
+        }
+        if let latency = maxLatencyMs {
+            if !(0...100_000).contains(latency) { problem("max_latency_ms", "must be between 0 and 100000") }
+            if fromRegion == nil { problem("from_region", "is required with max_latency_ms: latency is measured from a region") }
+        }
+        if let green = minGreenShareBP, !(0...10_000).contains(green) {
+            problem("min_green_share_bp", "must be between 0 and 10000 basis points (0–100 %)")
+        }
+        if let price = maxPricePerHourFen, price < 0 { problem("max_price_per_hour_fen", "must not be negative") }
+        if allowSites.count > JobLimits.maxSiteListLength { problem("allow_sites", "lists more than \(JobLimits.maxSiteListLength) sites") }
+        if denySites.count > JobLimits.maxSiteListLength { problem("deny_sites", "lists more than \(JobLimits.maxSiteListLength) sites") }
+        if let bad = (allowSites + denySites).first(where: { !$0.isWellFormed }) {
+            problem(allowSites.contains(bad) ? "allow_sites" : "deny_sites", "\"\(bad)\" is not a site id")
+        }
+        if !allowSites.isEmpty, Set(allowSites).isSubset(of: Set(denySites)) {
+            problem("allow_sites", "every allowed site is also denied: the job could never run")
+        }
+        return problems
+    }
+}
+
+extension Deferral {
+    /// Every problem, with `schedule.` paths.
+    public func validate(walltimeSeconds: Int) -> [FieldError] {
+        var problems: [FieldError] = []
+        if let notBefore = notBeforeMs, notBefore < 0 {
+            problems.append(FieldError(field: "schedule.not_before", message: "must be a time after 1970"))
+        }
+        if let deadline = deadlineMs {
+            let earliest = (notBeforeMs ?? 0) + Int64(walltimeSeconds) * 1000
+            if deadline < earliest {
+                problems.append(
+                    FieldError(field: "schedule.deadline", message: "leaves less than the walltime after not_before: the job could never finish in time"))
+            }
+        }
+        if deferrable && deadlineMs == nil {
+            problems.append(FieldError(field: "schedule.deadline", message: "is required for a deferrable job: it bounds how long it may wait"))
+        }
+        return problems
+    }
 }
 
 extension JobSpec {
@@ -121,8 +207,28 @@ extension JobSpec {
                 problem("env.\(key)", "must not contain a NUL byte")
             }
         }
-        if !resources.acceleratorClass.isWellFormedClassName {
-            problem("resources.class", "must be a catalog class name such as \"ascend-910b\" or \"cpu-x86-64\"")
+        if resources.classes.isEmpty {
+            if resources.minFP16TFLOPS == nil && resources.minMemoryGiB == nil {
+                problem("resources.class", "name a class (\"ascend-910b\", \"nvidia-v100-16g|nvidia-v100-32g\") or a capability (min_fp16_tflops, min_memory_gib)")
+            }
+        } else {
+            if resources.minFP16TFLOPS != nil || resources.minMemoryGiB != nil {
+                problem("resources.class", "give either classes or a capability (min_fp16_tflops, min_memory_gib), not both")
+            }
+            if resources.classes.count > JobLimits.maxClassAlternatives {
+                problem("resources.class", "lists \(resources.classes.count) classes; at most \(JobLimits.maxClassAlternatives)")
+            }
+            if let bad = resources.classes.first(where: { !$0.isWellFormedClassName }) {
+                problem("resources.class", "\"\(bad)\" is not a catalog class name such as \"ascend-910b\" or \"cpu-x86-64\"")
+            } else if Set(resources.classes).count != resources.classes.count {
+                problem("resources.class", "names a class twice")
+            }
+        }
+        if let tflops = resources.minFP16TFLOPS, !(tflops > 0 && tflops <= 1_000_000) {
+            problem("resources.min_fp16_tflops", "must be a positive number of TFLOPS per unit")
+        }
+        if let memory = resources.minMemoryGiB, !(memory > 0 && memory <= 1_000_000) {
+            problem("resources.min_memory_gib", "must be a positive number of GiB per unit")
         }
         if !(1...JobLimits.maxUnitsPerTask).contains(resources.count) {
             problem("resources.count", "must be between 1 and \(JobLimits.maxUnitsPerTask)")
@@ -141,6 +247,10 @@ extension JobSpec {
         }
         if let key = idempotencyKey, key.isEmpty || key.utf8.count > JobLimits.maxIdempotencyKeyLength {
             problem("idempotency_key", "must be 1–\(JobLimits.maxIdempotencyKeyLength) bytes")
+        }
+        problems += constraints.validate()
+        if let deferral {
+            problems += deferral.validate(walltimeSeconds: walltimeSeconds)
         }
         return problems
     }

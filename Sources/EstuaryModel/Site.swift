@@ -8,19 +8,41 @@ public struct SiteDescriptor: Sendable, Hashable, Codable {
     public var zones: [String]
     /// The site manager driver: `process`, `slurm`, `kubernetes`.
     public var driver: String
+    /// Green share, PUE and grid intensity, for `min_green_share` and carbon estimates.
+    public var energy: SiteEnergy
+    /// List prices per class with time-of-use periods (fen per unit-hour).
+    public var priceBook: PriceBook
 
-    public init(id: SiteID, displayName: String, region: String, zones: [String], driver: String) {
+    public init(
+        id: SiteID, displayName: String, region: String, zones: [String], driver: String,
+        energy: SiteEnergy = .unstated, priceBook: PriceBook = PriceBook()
+    ) {
         self.id = id
         self.displayName = displayName
         self.region = region
         self.zones = zones
         self.driver = driver
+        self.energy = energy
+        self.priceBook = priceBook
     }
 
     enum CodingKeys: String, CodingKey {
         case id
         case displayName = "display_name"
-        case region, zones, driver
+        case region, zones, driver, energy
+        case priceBook = "price_book"
+    }
+
+    /// `energy` and `price_book` are absent in records written before the scheduler existed.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(SiteID.self, forKey: .id)
+        displayName = try c.decode(String.self, forKey: .displayName)
+        region = try c.decode(String.self, forKey: .region)
+        zones = try c.decode([String].self, forKey: .zones)
+        driver = try c.decode(String.self, forKey: .driver)
+        energy = try c.decodeIfPresent(SiteEnergy.self, forKey: .energy) ?? .unstated
+        priceBook = try c.decodeIfPresent(PriceBook.self, forKey: .priceBook) ?? PriceBook()
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import EstuaryModel
 import Testing
 
@@ -30,7 +31,23 @@ struct JobSpecValidationTests {
             Case(field: "command[0]") { $0.command = [""] },
             Case(field: "command[1]") { $0.command = ["/bin/echo", "a\u{0}b"] },
             Case(field: "env.1BAD") { $0.environment = ["1BAD": "x"] },
-            Case(field: "resources.class") { $0.resources.acceleratorClass = "Ascend 910B" },
+            Case(field: "resources.class") { $0.resources.classes = ["Ascend 910B"] },
+            Case(field: "resources.class") { $0.resources.classes = ["nvidia-a100", ""] },
+            Case(field: "resources.class") { $0.resources.classes = ["nvidia-a100", "nvidia-a100"] },
+            Case(field: "resources.class") { $0.resources.classes = [] },
+            Case(field: "resources.class") { $0.resources.minFP16TFLOPS = 300 },
+            Case(field: "resources.min_fp16_tflops") { $0.resources.classes = []; $0.resources.minFP16TFLOPS = -1 },
+            Case(field: "resources.min_memory_gib") { $0.resources.classes = []; $0.resources.minMemoryGiB = .nan },
+            Case(field: "constraints.data_zone") { $0.constraints.dataZone = "g b a" },
+            Case(field: "constraints.from_region") { $0.constraints.maxLatencyMs = 5 },
+            Case(field: "constraints.max_latency_ms") { $0.constraints.maxLatencyMs = -1; $0.constraints.fromRegion = "shenzhen" },
+            Case(field: "constraints.min_green_share_bp") { $0.constraints.minGreenShareBP = 10_001 },
+            Case(field: "constraints.max_price_per_hour_fen") { $0.constraints.maxPricePerHourFen = -1 },
+            Case(field: "constraints.deny_sites") { $0.constraints.denySites = ["../x"] },
+            Case(field: "constraints.allow_sites") { $0.constraints.allowSites = ["a"]; $0.constraints.denySites = ["a"] },
+            Case(field: "schedule.deadline") { $0.deferral = Deferral(deadlineMs: 1000) },
+            Case(field: "schedule.deadline") { $0.deferral = Deferral(deferrable: true) },
+            Case(field: "schedule.not_before") { $0.deferral = Deferral(notBeforeMs: -5) },
             Case(field: "resources.count") { $0.resources.count = 0 },
             Case(field: "resources.tasks") { $0.resources.tasks = 10_001 },
             Case(field: "resources.memory_mib") { $0.resources.memoryMiB = 0 },
@@ -44,6 +61,26 @@ struct JobSpecValidationTests {
         testCase.mutate(&spec)
         let problems = spec.validate()
         #expect(problems.map(\.field) == [testCase.field], "\(problems)")
+    }
+
+    @Test("classes, capabilities and constraints round-trip through JSON")
+    func jsonRoundTrip() throws {
+        var spec = Self.valid()
+        spec.resources = ResourceRequest(classes: ["nvidia-v100-16g", "nvidia-v100-32g"], count: 2)
+        spec.constraints = PlacementConstraints(
+            dataZone: "gba", residency: "mainland", domesticOnly: true, maxLatencyMs: 5, fromRegion: "shenzhen",
+            minGreenShareBP: 5000, maxPricePerHourFen: 200_000, allowSites: ["a"], denySites: ["b"], dataRegion: "shaoguan")
+        spec.preference = .greenest
+        spec.deferral = Deferral(notBeforeMs: 0, deadlineMs: 86_400_000, deferrable: true)
+        let data = try JSONEncoder().encode(spec)
+        #expect(String(decoding: data, as: UTF8.self).contains(#""class":"nvidia-v100-16g|nvidia-v100-32g""#))
+        #expect(try JSONDecoder().decode(JobSpec.self, from: data) == spec)
+        #expect(spec.validate().isEmpty)
+
+        var capability = Self.valid()
+        capability.resources = ResourceRequest(classes: [], minFP16TFLOPS: 300, minMemoryGiB: 64, count: 8)
+        #expect(capability.validate().isEmpty)
+        #expect(try JSONDecoder().decode(JobSpec.self, from: JSONEncoder().encode(capability)) == capability)
     }
 
     @Test("all problems are reported together")
