@@ -10,11 +10,17 @@ import TOMLKit
 /// walltime = "2h"            # or seconds (7200), "1h30m", "HH:MM:SS"
 /// priority = 0               # optional, -1000…1000
 /// idempotency_key = "..."    # optional
+/// preference = "cheapest"   # optional: cheapest | fastest | greenest | balanced
 /// [resources]
-/// class = "ascend-910b"
+/// class = "ascend-910b"      # or "nvidia-a100|nvidia-a800", or omit it and give
+///                            # min_fp16_tflops / min_memory_gib (a capability)
 /// count = 8                  # units per task, default 1
 /// tasks = 2                  # default 1
 /// memory_mib = 65536         # optional
+/// [constraints]              # optional, see JobFile+Placement.swift
+/// residency = "mainland"
+/// [schedule]                 # optional
+/// deadline = 2026-11-24T09:00:00+08:00
 /// [env]
 /// EPOCHS = "10"
 /// ```
@@ -44,6 +50,8 @@ struct JobFileReader {
     /// Fields that are missing or of the wrong type; validation problems about them would only
     /// repeat what is already said, so they are dropped.
     private var brokenFields: Set<String> = []
+    /// `max_price_per_hour_fen` was used, so validation names that key.
+    var priceGivenInFen = false
 
     mutating func read(_ root: TOMLTable) throws(JobFileError) -> JobSpec {
         rejectUnknownKeys(in: root, allowed: JobFileKeys.topLevel, prefix: "")
@@ -53,17 +61,21 @@ struct JobFileReader {
         let walltime = walltimeSeconds(root)
         let priority = integer(root, "priority", path: "priority")
         let idempotencyKey = string(root, "idempotency_key", path: "idempotency_key", example: nil)
+        let preference = readPreference(root)
         let resources = readResources(root)
+        let constraints = readConstraints(root)
+        let deferral = readSchedule(root)
         let environment = readEnvironment(root)
 
         let spec = JobSpec(
             name: name ?? "", tenant: TenantID(rawValue: tenant ?? ""), command: command ?? [],
             environment: environment, resources: resources, walltimeSeconds: walltime ?? 0,
-            priority: priority ?? 0, idempotencyKey: idempotencyKey
+            priority: priority ?? 0, idempotencyKey: idempotencyKey, constraints: constraints,
+            preference: preference, deferral: deferral
         )
         for problem in spec.validate() {
-            let field = problem.field.replacing("walltime_seconds", with: "walltime")
-            if !isBroken(field) { problems.append(FieldError(field: field, message: problem.message)) }
+            let problem = inFileTerms(problem)
+            if !isBroken(problem.field) { problems.append(problem) }
         }
         guard problems.isEmpty else { throw .invalid(ordered(problems)) }
         return spec
@@ -72,7 +84,7 @@ struct JobFileReader {
     // MARK: sections
 
     private mutating func readResources(_ root: TOMLTable) -> ResourceRequest {
-        var request = ResourceRequest(acceleratorClass: "")
+        var request = ResourceRequest(classes: [])
         guard let value = root["resources"] else {
             missing("resources", example: "a [resources] section with at least class = \"cpu-x86-64\"")
             return request
@@ -82,8 +94,16 @@ struct JobFileReader {
             return request
         }
         rejectUnknownKeys(in: table, allowed: JobFileKeys.resources, prefix: "resources.")
-        if let name = string(table, "class", path: "resources.class", example: #"class = "ascend-910b""#) {
-            request.acceleratorClass = AcceleratorClass(rawValue: name)
+        request.classes = classList(table)
+        request.minFP16TFLOPS = number(table, "min_fp16_tflops", path: "resources.min_fp16_tflops")
+        request.minMemoryGiB = number(table, "min_memory_gib", path: "resources.min_memory_gib")
+        if table["class"] == nil, table["min_fp16_tflops"] == nil, table["min_memory_gib"] == nil {
+            missing(
+                "resources.class",
+                example: #"class = "ascend-910b" or class = "nvidia-a100|nvidia-a800", or a capability: min_fp16_tflops = 300, min_memory_gib = 64"#)
+        } else if request.classes.isEmpty, request.minFP16TFLOPS == nil, request.minMemoryGiB == nil {
+            // What was given is already reported as unreadable; "name a class" would only repeat it.
+            brokenFields.insert("resources.class")
         }
         if let count = integer(table, "count", path: "resources.count") { request.count = count }
         if let tasks = integer(table, "tasks", path: "resources.tasks") { request.tasks = tasks }
@@ -129,7 +149,7 @@ struct JobFileReader {
 
     // MARK: typed values
 
-    private mutating func string(_ table: TOMLTable, _ key: String, path: String, example: String?) -> String? {
+    mutating func string(_ table: TOMLTable, _ key: String, path: String, example: String?) -> String? {
         guard let value = table[key] else {
             if let example { missing(path, example: example) }
             return nil
@@ -141,7 +161,7 @@ struct JobFileReader {
         return text
     }
 
-    private mutating func integer(_ table: TOMLTable, _ key: String, path: String) -> Int? {
+    mutating func integer(_ table: TOMLTable, _ key: String, path: String) -> Int? {
         guard let value = table[key] else { return nil }
         guard let number = value.int else {
             wrongType(path, expected: "an integer", found: value, hint: nil)
@@ -173,7 +193,7 @@ struct JobFileReader {
 
     // MARK: problems
 
-    private mutating func rejectUnknownKeys(in table: TOMLTable, allowed: [String], prefix: String) {
+    mutating func rejectUnknownKeys(in table: TOMLTable, allowed: [String], prefix: String) {
         for key in table.keys.sorted() where !allowed.contains(key) {
             var message = "unknown key"
             if let guess = JobFileKeys.suggestion(for: key, among: allowed) { message += "; did you mean \"\(guess)\"?" }
@@ -181,19 +201,35 @@ struct JobFileReader {
         }
     }
 
-    private mutating func missing(_ path: String, example: String) {
+    mutating func missing(_ path: String, example: String) {
         broken(path, "is required, e.g. \(example)")
     }
 
-    private mutating func wrongType(_ path: String, expected: String, found value: any TOMLValueConvertible, hint: String?) {
+    mutating func wrongType(_ path: String, expected: String, found value: any TOMLValueConvertible, hint: String?) {
         var message = "expected \(expected), found \(Self.describe(value.type))"
         if let hint { message += "; \(hint)" }
         broken(path, message)
     }
 
-    private mutating func broken(_ path: String, _ message: String) {
+    mutating func broken(_ path: String, _ message: String) {
         brokenFields.insert(path)
         problems.append(FieldError(field: path, message: message))
+    }
+
+    /// A validation problem named by the job file's keys: `walltime`, not `walltime_seconds`;
+    /// `min_green_share` as the 0…1 fraction the file gives; the price by the key that was used.
+    private func inFileTerms(_ problem: FieldError) -> FieldError {
+        switch problem.field {
+        case "walltime_seconds":
+            return FieldError(field: "walltime", message: problem.message)
+        case "constraints.min_green_share_bp", "constraints.min_green_share":
+            return FieldError(field: "constraints.min_green_share", message: "must be between 0 and 1")
+        case "constraints.max_price_per_hour_fen", "constraints.max_price_per_hour":
+            let key = priceGivenInFen ? "constraints.max_price_per_hour_fen" : "constraints.max_price_per_hour"
+            return FieldError(field: key, message: problem.message)
+        default:
+            return problem
+        }
     }
 
     private func isBroken(_ field: String) -> Bool {
@@ -209,17 +245,5 @@ struct JobFileReader {
         return problems.enumerated().sorted { (rank($0.element), $0.offset) < (rank($1.element), $1.offset) }.map(\.element)
     }
 
-    static func describe(_ type: TOMLType) -> String {
-        switch type {
-        case .string: "a string"
-        case .int: "an integer"
-        case .double: "a floating-point number"
-        case .bool: "a boolean"
-        case .array: "an array"
-        case .table: "a table"
-        case .date: "a date"
-        case .time: "a time"
-        case .dateTime: "a date-time"
-        }
-    }
+    static func describe(_ type: TOMLType) -> String { type.phrase }
 }

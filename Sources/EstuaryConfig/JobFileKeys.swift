@@ -1,7 +1,15 @@
 /// The keys a job file may contain, and the "did you mean" hint for a key that is not one of them.
 enum JobFileKeys {
-    static let topLevel = ["name", "tenant", "command", "walltime", "priority", "idempotency_key", "resources", "env"]
-    static let resources = ["class", "count", "tasks", "memory_mib"]
+    static let topLevel = [
+        "name", "tenant", "command", "walltime", "priority", "idempotency_key", "preference", "resources", "constraints",
+        "schedule", "env",
+    ]
+    static let resources = ["class", "min_fp16_tflops", "min_memory_gib", "count", "tasks", "memory_mib"]
+    static let constraints = [
+        "data_zone", "residency", "domestic_only", "max_latency_ms", "from_region", "min_green_share", "max_price_per_hour",
+        "max_price_per_hour_fen", "allow_sites", "deny_sites", "data_region",
+    ]
+    static let schedule = ["not_before", "deadline", "deferrable"]
 
     /// Names people reach for that mean one of our keys but are too far away for edit distance.
     private static let synonyms: [String: String] = [
@@ -17,6 +25,24 @@ enum JobFileKeys {
         "units": "count",
         "memory": "memory_mib",
         "mem": "memory_mib",
+        "classes": "class",
+        "min_tflops": "min_fp16_tflops",
+        "min_memory": "min_memory_gib",
+        "constraint": "constraints",
+        "placement": "constraints",
+        "deferral": "schedule",
+        "prefer": "preference",
+        "zone": "data_zone",
+        "domestic": "domestic_only",
+        "max_latency": "max_latency_ms",
+        "region": "from_region",
+        "green_share": "min_green_share",
+        "max_price": "max_price_per_hour",
+        "max_price_fen": "max_price_per_hour_fen",
+        "sites": "allow_sites",
+        "start_after": "not_before",
+        "earliest_start": "not_before",
+        "finish_by": "deadline",
     ]
 
     /// The allowed key the user most likely meant, if any is close enough to be a typo.

@@ -7,7 +7,7 @@ import EstuaryModel
 /// are applied by the executable after parsing, with ``CoordinatorAddress/parse(_:)`` and
 /// ``AgentSettings/resolvedDataDirectory(root:currentDirectory:)``.
 public struct SiteProfile: Sendable, Hashable {
-    /// Identity sent in `Hello.site`.
+    /// Identity, energy and list prices, sent in `Hello.site`.
     public var site: SiteDescriptor
     /// Where the coordinator listens and whether cleartext is allowed.
     public var coordinator: CoordinatorSettings

@@ -1,12 +1,6 @@
 import EstuaryModel
 import TOMLKit
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension SiteProfile {
     /// Parses and validates a site profile.
     /// - Throws: ``SiteProfileError/syntax(line:column:message:)`` for malformed TOML, otherwise
@@ -26,29 +20,22 @@ extension SiteProfile {
 
     /// Reads and parses the profile at `path`.
     public static func load(path: String) throws(SiteProfileError) -> SiteProfile {
-        guard let file = fopen(path, "r") else {
-            throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+        let text: String
+        do {
+            text = try TOMLText.readFile(path)
+        } catch {
+            throw .unreadable(path: path, reason: error.reason)
         }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 << 10)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count > 0 { bytes.append(contentsOf: chunk[0..<count]) }
-            if count < chunk.count { break }
-            if bytes.count > 4 << 20 { throw .unreadable(path: path, reason: "larger than 4 MiB") }
-        }
-        if ferror(file) != 0 { throw .unreadable(path: path, reason: "read error") }
-        return try parse(String(decoding: bytes, as: UTF8.self))
+        return try parse(text)
     }
 }
 
 /// One pass over a parsed profile that collects every problem instead of stopping at the first.
-struct SiteProfileReader {
-    private(set) var problems: [FieldError] = []
+struct SiteProfileReader: TOMLFieldReading {
+    var problems: [FieldError] = []
 
-    private static let topLevelKeys: Set<String> = ["site", "coordinator", "agent", "pools", "driver"]
-    private static let siteKeys: Set<String> = ["id", "display_name", "region", "zones", "driver"]
+    private static let topLevelKeys: Set<String> = ["site", "coordinator", "agent", "pools", "driver", "prices", "tariff"]
+    private static let siteKeys: Set<String> = Set(["id", "display_name", "region", "zones", "driver"]).union(energyKeys)
     private static let coordinatorKeys: Set<String> = ["address", "insecure_dev", "ca", "enroll_url", "server_name"]
     private static let agentKeys: Set<String> = ["data_dir"]
     private static let poolKeys: Set<String> = ["class", "count", "simulated"]
@@ -62,7 +49,12 @@ struct SiteProfileReader {
         let agent = readAgent(root)
         let pools = readPools(root, driver: site.driver)
         let process = readProcessDriver(root)
-        return SiteProfile(site: site, coordinator: coordinator, agent: agent, pools: pools, processDriver: process)
+        var described = site
+        if let table = root["site"]?.table {
+            described.energy = readEnergy(table)
+            described.priceBook = readPriceBook(root, site: table, pools: pools)
+        }
+        return SiteProfile(site: described, coordinator: coordinator, agent: agent, pools: pools, processDriver: process)
     }
 
     // MARK: sections
@@ -196,95 +188,12 @@ struct SiteProfileReader {
         }
         if let value = table["kill_grace"] {
             let path = "driver.process.kill_grace"
-            if let grace = Self.duration(value), grace <= .seconds(3600) {
+            if let grace = DurationText.duration(value), grace <= .seconds(3600) {
                 settings.killGrace = grace
             } else {
                 problem(path, "must be a duration from 0 to 1h, e.g. \"5s\", \"500ms\" or 5 (seconds)")
             }
         }
         return settings
-    }
-
-    /// `5` (seconds), `"5s"`, `"500ms"`, `"1m"`.
-    static func duration(_ value: any TOMLValueConvertible) -> Duration? {
-        if let seconds = value.int { return seconds >= 0 ? .seconds(seconds) : nil }
-        guard let text = value.string else { return nil }
-        if text.hasSuffix("ms"), let millis = Int(text.dropLast(2)), millis >= 0 { return .milliseconds(millis) }
-        return WalltimeParser.seconds(from: text).map { .seconds($0) }
-    }
-
-    // MARK: typed field access
-
-    private mutating func problem(_ field: String, _ message: String) {
-        problems.append(FieldError(field: field, message: message))
-    }
-
-    private mutating func rejectUnknown(_ table: TOMLTable, allowed: Set<String>, prefix: String) {
-        for key in table.keys.sorted() where !allowed.contains(key) {
-            problem(prefix + key, "unknown key; expected one of \(allowed.sorted().joined(separator: ", "))")
-        }
-    }
-
-    private mutating func section(_ table: TOMLTable, _ key: String, path: String? = nil, required: Bool) -> TOMLTable? {
-        let path = path ?? key
-        guard let value = table[key] else {
-            if required { problem(path, "missing section [\(path)]") }
-            return nil
-        }
-        guard let section = value.table else {
-            problem(path, "expected a table, found \(value.type)")
-            return nil
-        }
-        return section
-    }
-
-    private mutating func string(_ table: TOMLTable, _ key: String, path: String, required: Bool) -> String? {
-        guard let value = table[key] else {
-            if required { problem(path, "missing; it is required") }
-            return nil
-        }
-        guard let string = value.string else {
-            problem(path, "expected a string, found \(value.type)")
-            return nil
-        }
-        return string
-    }
-
-    private mutating func integer(_ table: TOMLTable, _ key: String, path: String, required: Bool) -> Int? {
-        guard let value = table[key] else {
-            if required { problem(path, "missing; it is required") }
-            return nil
-        }
-        guard let integer = value.int else {
-            problem(path, value.type == .double ? "must be a positive integer" : "expected an integer, found \(value.type)")
-            return nil
-        }
-        return integer
-    }
-
-    private mutating func bool(_ table: TOMLTable, _ key: String, path: String) -> Bool? {
-        guard let value = table[key] else { return nil }
-        guard let flag = value.bool else {
-            problem(path, "expected true or false, found \(value.type)")
-            return nil
-        }
-        return flag
-    }
-
-    private mutating func stringArray(_ table: TOMLTable, _ key: String, path: String) -> [String]? {
-        guard let value = table[key] else { return nil }
-        guard let array = value.array else {
-            problem(path, "expected an array of strings, found \(value.type)")
-            return nil
-        }
-        var strings: [String] = []
-        for index in 0..<array.count {
-            if let string = array[index].string {
-                strings.append(string)
-            } else {
-                problem("\(path)[\(index)]", "expected a string, found \(array[index].type)")
-            }
-        }
-        return strings
     }
 }

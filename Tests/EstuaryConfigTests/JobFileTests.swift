@@ -149,7 +149,7 @@ let moreCases: [JobFileCase] = [
     ),
     .invalid(
         "missing class", minimalHeader + "[resources]\ncount = 2\n",
-        [#"resources.class: is required, e.g. class = "ascend-910b""#]
+        [#"resources.class: is required, e.g. class = "ascend-910b" or class = "nvidia-a100|nvidia-a800", or a capability: min_fp16_tflops = 300, min_memory_gib = 64"#]
     ),
     .invalid(
         "non-string command element", #"name = "a""# + "\n" + #"tenant = "t""# + "\ncommand = [\"/bin/echo\", 3]\nwalltime = 5\n[resources]\nclass = \"cpu-x86-64\"\n",
@@ -164,7 +164,7 @@ let moreCases: [JobFileCase] = [
         [
             "walltime: must be between 1 second and 30 days",
             "priority: must be between -1000 and 1000",
-            #"resources.class: must be a catalog class name such as "ascend-910b" or "cpu-x86-64""#,
+            #"resources.class: "Ascend 910B" is not a catalog class name such as "ascend-910b" or "cpu-x86-64""#,
             "resources.count: must be between 1 and 100000",
             "env.1BAD: is not a valid variable name (letters, digits and '_', not starting with a digit)",
         ]

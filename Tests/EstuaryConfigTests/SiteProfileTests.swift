@@ -159,11 +159,4 @@ struct SiteProfileTests {
             return error.problems
         }
     }
-
-    private func repositoryRoot() -> String {
-        // Tests/EstuaryConfigTests/SiteProfileTests.swift → repository root.
-        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return parts.joined(separator: "/")
-    }
 }
