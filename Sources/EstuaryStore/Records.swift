@@ -13,12 +13,18 @@ public struct JobRecord: Sendable, Hashable {
     public var cancelReason: String?
     public var createdAtMs: Int64
     public var updatedAtMs: Int64
+    /// The class the job was placed on (its request may allow several); nil until placed.
+    public var placedClass: AcceleratorClass?
+    /// Sites that rejected the job or never confirmed it: it is placed elsewhere.
+    public var excludedSites: Set<SiteID>
 
     public init(
         id: JobID, spec: JobSpec, state: JobState, siteID: SiteID? = nil, attempt: Int = 0, exitCode: Int? = nil,
         signal: Int? = nil, cancelRequested: Bool = false, cancelReason: String? = nil, createdAtMs: Int64,
-        updatedAtMs: Int64
+        updatedAtMs: Int64, placedClass: AcceleratorClass? = nil, excludedSites: Set<SiteID> = []
     ) {
+        self.placedClass = placedClass
+        self.excludedSites = excludedSites
         self.id = id
         self.spec = spec
         self.state = state
@@ -35,7 +41,8 @@ public struct JobRecord: Sendable, Hashable {
     public func view(events: [JobEventView]? = nil) -> JobView {
         JobView(
             id: id, spec: spec, state: state, siteID: siteID, attempt: attempt, exitCode: exitCode, signal: signal,
-            cancelRequested: cancelRequested, createdAtMs: createdAtMs, updatedAtMs: updatedAtMs, events: events
+            cancelRequested: cancelRequested, createdAtMs: createdAtMs, updatedAtMs: updatedAtMs, events: events,
+            placedClass: placedClass
         )
     }
 }

@@ -70,6 +70,13 @@ enum Schema {
         migrator.registerMigration("v2: trust (API tokens, join tokens, enrollments, certificates, audit log)") { db in
             try db.execute(sql: trustTables)
         }
+        migrator.registerMigration("v3: scheduler (placed class, sites a job must avoid)") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE jobs ADD COLUMN placed_class TEXT;
+                    ALTER TABLE jobs ADD COLUMN excluded_sites TEXT NOT NULL DEFAULT '[]';
+                    """)
+        }
         return migrator
     }
 

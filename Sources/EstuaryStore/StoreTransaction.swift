@@ -18,13 +18,14 @@ public struct StoreTransaction {
         try run(
             """
                 INSERT INTO jobs (id, tenant, spec, state, site_id, attempt, exit_code, signal, cancel_requested,
-                                  cancel_reason, idempotency_key, created_at_ms, updated_at_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  cancel_reason, idempotency_key, created_at_ms, updated_at_ms, placed_class, excluded_sites)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 job.id.rawValue, job.spec.tenant.rawValue, try encodeJSON(job.spec), job.state.rawValue,
                 job.siteID?.rawValue, job.attempt, job.exitCode, job.signal, job.cancelRequested, job.cancelReason,
                 job.spec.idempotencyKey.map { "\(job.spec.tenant.rawValue)/\($0)" }, job.createdAtMs, job.updatedAtMs,
+                job.placedClass?.rawValue, try encodeJSON(job.excludedSites.sorted()),
             ])
     }
 
@@ -33,12 +34,13 @@ public struct StoreTransaction {
         try run(
             """
                 UPDATE jobs SET state = ?, site_id = ?, attempt = ?, exit_code = ?, signal = ?, cancel_requested = ?,
-                                cancel_reason = ?, updated_at_ms = ?
+                                cancel_reason = ?, updated_at_ms = ?, placed_class = ?, excluded_sites = ?
                 WHERE id = ?
                 """,
             arguments: [
                 job.state.rawValue, job.siteID?.rawValue, job.attempt, job.exitCode, job.signal, job.cancelRequested,
-                job.cancelReason, job.updatedAtMs, job.id.rawValue,
+                job.cancelReason, job.updatedAtMs, job.placedClass?.rawValue, try encodeJSON(job.excludedSites.sorted()),
+                job.id.rawValue,
             ])
     }
 
@@ -120,7 +122,9 @@ public struct StoreTransaction {
             cancelRequested: row["cancel_requested"],
             cancelReason: row["cancel_reason"],
             createdAtMs: row["created_at_ms"],
-            updatedAtMs: row["updated_at_ms"]
+            updatedAtMs: row["updated_at_ms"],
+            placedClass: (row["placed_class"] as String?).map(AcceleratorClass.init(rawValue:)),
+            excludedSites: Set(try decodeJSON([SiteID].self, row["excluded_sites"], table: "jobs", key: id))
         )
     }
 

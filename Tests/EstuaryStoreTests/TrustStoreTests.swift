@@ -166,7 +166,7 @@ struct TrustStoreTests {
         #expect(try await store.read { tx in try tx.usage(job: nil) }.count == 2)
     }
 
-    @Test("a v1 store migrates to v2 with its jobs intact")
+    @Test("a v1 store migrates to the current schema with its jobs intact")
     func migratesFromV1() async throws {
         let directory = CoordinatorStoreTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -174,12 +174,23 @@ struct TrustStoreTests {
         do {
             let pool = try DatabasePool(path: path)
             try Schema.migrator().migrate(pool, upTo: "v1: sites, jobs, events, usage, cursors")
-            let job = CoordinatorStoreTests.job("j-old")
-            try await pool.write { db in try StoreTransaction(db: db).insertJob(job) }
+            // A job row as v1 wrote it: the columns of v1 only.
+            let spec = String(decoding: try JSONEncoder().encode(CoordinatorStoreTests.job("j-old").spec), as: UTF8.self)
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO jobs (id, tenant, spec, state, site_id, attempt, cancel_requested, created_at_ms, updated_at_ms)
+                        VALUES ('j-old', 't', ?, 'running', 'gz', 1, 0, 1, 2)
+                        """, arguments: [spec])
+            }
             #expect(try await pool.read { db in try db.tableExists("audit_log") } == false)
         }
         let store = try CoordinatorStore(directory: directory, logger: Logger(label: "test"))
-        #expect(try await store.read { tx in try tx.job("j-old") }?.id == "j-old")
+        let migrated = try await store.read { tx in try tx.job("j-old") }
+        #expect(migrated?.id == "j-old")
+        #expect(migrated?.state == .running)
+        #expect(migrated?.placedClass == nil, "v3 adds placed_class, empty for old rows")
+        #expect(migrated?.excludedSites == [])
         #expect(try await store.read { tx in try tx.apiTokenCount() } == 0)
     }
 }

@@ -3,14 +3,15 @@ import EstuaryModel
 extension Estuary_V1_JobSpec {
     /// The wire form of a job spec, as sent in `JobAssign`. The idempotency key stays at the
     /// coordinator (sites never need it); `memoryMiB == nil` is sent as 0. Out-of-range numbers
-    /// are clamped, so validate the spec before sending it.
+    /// are clamped, so validate the spec before sending it. Placement constraints, preference and
+    /// deferral stay at the coordinator too: the assigned spec names the one class it was placed on.
     public init(_ spec: JobSpec) {
         self.init()
         name = spec.name
         tenant = spec.tenant.rawValue
         command = spec.command
         env = spec.environment
-        acceleratorClass = spec.resources.acceleratorClass.rawValue
+        acceleratorClass = spec.resources.classExpression
         count = UInt32(clamping: spec.resources.count)
         tasks = UInt32(clamping: spec.resources.tasks)
         memoryMib = UInt64(clamping: spec.resources.memoryMiB ?? 0)
@@ -38,7 +39,7 @@ extension JobSpec {
             command: wire.command,
             environment: wire.env,
             resources: ResourceRequest(
-                acceleratorClass: AcceleratorClass(rawValue: wire.acceleratorClass),
+                classes: ResourceRequest.classes(fromExpression: wire.acceleratorClass),
                 count: Int(wire.count),
                 tasks: Int(wire.tasks),
                 memoryMiB: memory

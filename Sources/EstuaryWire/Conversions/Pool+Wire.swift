@@ -8,6 +8,7 @@ extension Estuary_V1_Pool {
         count = UInt32(clamping: pool.count)
         free = UInt32(clamping: pool.free)
         simulated = pool.simulated
+        verifiedFp16Tflops = pool.verifiedFP16TFLOPS ?? 0
     }
 }
 
@@ -21,9 +22,13 @@ extension PoolCapacity {
             acceleratorClass: AcceleratorClass(rawValue: wire.acceleratorClass),
             count: Int(wire.count),
             free: Int(wire.free),
-            simulated: wire.simulated
+            simulated: wire.simulated,
+            verifiedFP16TFLOPS: wire.verifiedFp16Tflops > 0 ? wire.verifiedFp16Tflops : nil
         )
         var problems: [FieldError] = []
+        if !wire.verifiedFp16Tflops.isFinite || wire.verifiedFp16Tflops < 0 {
+            problems.append(FieldError(field: "verified_fp16_tflops", message: "must be a finite, non-negative number"))
+        }
         if !acceleratorClass.isWellFormedClassName {
             problems.append(FieldError(field: "accelerator_class", message: "must be a catalog class name such as \"ascend-910b\""))
         }

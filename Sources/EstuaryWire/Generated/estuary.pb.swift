@@ -310,49 +310,73 @@ public nonisolated struct Estuary_V1_Envelope: Sendable {
 }
 
 /// First upstream message of every session.
-public nonisolated struct Estuary_V1_Hello: Sendable {
+public nonisolated struct Estuary_V1_Hello: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// versions the agent speaks, e.g. [1]
-  public var protocolVersions: [UInt32] = []
+  public var protocolVersions: [UInt32] {
+    get {_storage._protocolVersions}
+    set {_uniqueStorage()._protocolVersions = newValue}
+  }
 
   public var site: Estuary_V1_Site {
-    get {_site ?? Estuary_V1_Site()}
-    set {_site = newValue}
+    get {_storage._site ?? Estuary_V1_Site()}
+    set {_uniqueStorage()._site = newValue}
   }
   /// Returns true if `site` has been explicitly set.
-  public var hasSite: Bool {self._site != nil}
+  public var hasSite: Bool {_storage._site != nil}
   /// Clears the value of `site`. Subsequent reads from it will return its default value.
-  public mutating func clearSite() {self._site = nil}
+  public mutating func clearSite() {_uniqueStorage()._site = nil}
 
-  public var agentVersion: String = String()
+  public var agentVersion: String {
+    get {_storage._agentVersion}
+    set {_uniqueStorage()._agentVersion = newValue}
+  }
 
   /// random per agent process start
-  public var agentInstance: String = String()
+  public var agentInstance: String {
+    get {_storage._agentInstance}
+    set {_uniqueStorage()._agentInstance = newValue}
+  }
 
   /// e.g. ["zstd"]
-  public var compression: [String] = []
+  public var compression: [String] {
+    get {_storage._compression}
+    set {_uniqueStorage()._compression = newValue}
+  }
 
   /// largest frame payload the agent accepts; 0 = default (4 MiB)
-  public var maxFrameBytes: UInt32 = 0
+  public var maxFrameBytes: UInt32 {
+    get {_storage._maxFrameBytes}
+    set {_uniqueStorage()._maxFrameBytes = newValue}
+  }
 
   /// every job the agent still has a record of
-  public var knownJobs: [Estuary_V1_JobRef] = []
+  public var knownJobs: [Estuary_V1_JobRef] {
+    get {_storage._knownJobs}
+    set {_uniqueStorage()._knownJobs = newValue}
+  }
 
   /// next upstream seq the agent will assign
-  public var nextSeq: UInt64 = 0
+  public var nextSeq: UInt64 {
+    get {_storage._nextSeq}
+    set {_uniqueStorage()._nextSeq = newValue}
+  }
 
   /// Identifies the agent's outbox: upstream seq numbers are scoped to (site, outbox_epoch).
   /// A fresh outbox (new disk, wiped state) gets a new random epoch and restarts at seq 1.
-  public var outboxEpoch: String = String()
+  public var outboxEpoch: String {
+    get {_storage._outboxEpoch}
+    set {_uniqueStorage()._outboxEpoch = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _site: Estuary_V1_Site? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Estuary_V1_Site: Sendable {
@@ -369,6 +393,129 @@ public nonisolated struct Estuary_V1_Site: Sendable {
   public var zones: [String] = []
 
   public var driver: String = String()
+
+  /// absent: unstated (PUE 1.5, national grid factor)
+  public var energy: Estuary_V1_SiteEnergy {
+    get {_energy ?? Estuary_V1_SiteEnergy()}
+    set {_energy = newValue}
+  }
+  /// Returns true if `energy` has been explicitly set.
+  public var hasEnergy: Bool {self._energy != nil}
+  /// Clears the value of `energy`. Subsequent reads from it will return its default value.
+  public mutating func clearEnergy() {self._energy = nil}
+
+  /// list prices; absent: the site prices nothing
+  public var priceBook: Estuary_V1_PriceBook {
+    get {_priceBook ?? Estuary_V1_PriceBook()}
+    set {_priceBook = newValue}
+  }
+  /// Returns true if `priceBook` has been explicitly set.
+  public var hasPriceBook: Bool {self._priceBook != nil}
+  /// Clears the value of `priceBook`. Subsequent reads from it will return its default value.
+  public mutating func clearPriceBook() {self._priceBook = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _energy: Estuary_V1_SiteEnergy? = nil
+  fileprivate var _priceBook: Estuary_V1_PriceBook? = nil
+}
+
+/// How green and how efficient a site is (scheduler carbon estimates, min_green_share).
+public nonisolated struct Estuary_V1_SiteEnergy: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// renewable share in basis points, 0..10000
+  public var greenShareBp: UInt32 = 0
+
+  /// PUE x 1000, 1000..5000
+  public var pueMilli: UInt32 = 0
+
+  /// grid carbon intensity, g CO2 per kWh
+  public var gridGPerKwh: UInt32 = 0
+
+  /// optional: 24 values, one per local hour
+  public var hourlyGPerKwh: [UInt32] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A site's list prices in fen per unit-hour, with time-of-use periods in local time.
+public nonisolated struct Estuary_V1_PriceBook: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var prices: [Estuary_V1_ClassPrice] = []
+
+  public var periods: [Estuary_V1_TariffPeriod] = []
+
+  /// local time minus UTC, e.g. 480
+  public var utcOffsetMinutes: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Estuary_V1_ClassPrice: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var acceleratorClass: String = String()
+
+  public var flatFen: Int64 = 0
+
+  /// absent: the flat price
+  public var peakFen: Int64 {
+    get {_peakFen ?? 0}
+    set {_peakFen = newValue}
+  }
+  /// Returns true if `peakFen` has been explicitly set.
+  public var hasPeakFen: Bool {self._peakFen != nil}
+  /// Clears the value of `peakFen`. Subsequent reads from it will return its default value.
+  public mutating func clearPeakFen() {self._peakFen = nil}
+
+  /// absent: the flat price
+  public var valleyFen: Int64 {
+    get {_valleyFen ?? 0}
+    set {_valleyFen = newValue}
+  }
+  /// Returns true if `valleyFen` has been explicitly set.
+  public var hasValleyFen: Bool {self._valleyFen != nil}
+  /// Clears the value of `valleyFen`. Subsequent reads from it will return its default value.
+  public mutating func clearValleyFen() {self._valleyFen = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _peakFen: Int64? = nil
+  fileprivate var _valleyFen: Int64? = nil
+}
+
+public nonisolated struct Estuary_V1_TariffPeriod: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "peak" | "flat" | "valley"
+  public var kind: String = String()
+
+  /// "all" | "workday" | "weekend"
+  public var days: String = String()
+
+  /// minutes after local midnight, [start, end)
+  public var startMinute: UInt32 = 0
+
+  /// < start wraps past midnight
+  public var endMinute: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -451,6 +598,9 @@ public nonisolated struct Estuary_V1_Pool: Sendable {
   public var free: UInt32 = 0
 
   public var simulated: Bool = false
+
+  /// per unit, measured by a test job; 0 = not measured
+  public var verifiedFp16Tflops: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -875,71 +1025,123 @@ nonisolated extension Estuary_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._Me
   public static let protoMessageName: String = _protobuf_package + ".Hello"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_versions\0\u{1}site\0\u{3}agent_version\0\u{3}agent_instance\0\u{1}compression\0\u{3}max_frame_bytes\0\u{3}known_jobs\0\u{3}next_seq\0\u{3}outbox_epoch\0")
 
+  fileprivate class _StorageClass {
+    var _protocolVersions: [UInt32] = []
+    var _site: Estuary_V1_Site? = nil
+    var _agentVersion: String = String()
+    var _agentInstance: String = String()
+    var _compression: [String] = []
+    var _maxFrameBytes: UInt32 = 0
+    var _knownJobs: [Estuary_V1_JobRef] = []
+    var _nextSeq: UInt64 = 0
+    var _outboxEpoch: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _protocolVersions = source._protocolVersions
+      _site = source._site
+      _agentVersion = source._agentVersion
+      _agentInstance = source._agentInstance
+      _compression = source._compression
+      _maxFrameBytes = source._maxFrameBytes
+      _knownJobs = source._knownJobs
+      _nextSeq = source._nextSeq
+      _outboxEpoch = source._outboxEpoch
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeRepeatedUInt32Field(value: &self.protocolVersions) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._site) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.agentVersion) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.agentInstance) }()
-      case 5: try { try decoder.decodeRepeatedStringField(value: &self.compression) }()
-      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.maxFrameBytes) }()
-      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.knownJobs) }()
-      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.nextSeq) }()
-      case 9: try { try decoder.decodeSingularStringField(value: &self.outboxEpoch) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeRepeatedUInt32Field(value: &_storage._protocolVersions) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._site) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._agentVersion) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._agentInstance) }()
+        case 5: try { try decoder.decodeRepeatedStringField(value: &_storage._compression) }()
+        case 6: try { try decoder.decodeSingularUInt32Field(value: &_storage._maxFrameBytes) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._knownJobs) }()
+        case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._nextSeq) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._outboxEpoch) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.protocolVersions.isEmpty {
-      try visitor.visitPackedUInt32Field(value: self.protocolVersions, fieldNumber: 1)
-    }
-    try { if let v = self._site {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
-    if !self.agentVersion.isEmpty {
-      try visitor.visitSingularStringField(value: self.agentVersion, fieldNumber: 3)
-    }
-    if !self.agentInstance.isEmpty {
-      try visitor.visitSingularStringField(value: self.agentInstance, fieldNumber: 4)
-    }
-    if !self.compression.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.compression, fieldNumber: 5)
-    }
-    if self.maxFrameBytes != 0 {
-      try visitor.visitSingularUInt32Field(value: self.maxFrameBytes, fieldNumber: 6)
-    }
-    if !self.knownJobs.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.knownJobs, fieldNumber: 7)
-    }
-    if self.nextSeq != 0 {
-      try visitor.visitSingularUInt64Field(value: self.nextSeq, fieldNumber: 8)
-    }
-    if !self.outboxEpoch.isEmpty {
-      try visitor.visitSingularStringField(value: self.outboxEpoch, fieldNumber: 9)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._protocolVersions.isEmpty {
+        try visitor.visitPackedUInt32Field(value: _storage._protocolVersions, fieldNumber: 1)
+      }
+      try { if let v = _storage._site {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if !_storage._agentVersion.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._agentVersion, fieldNumber: 3)
+      }
+      if !_storage._agentInstance.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._agentInstance, fieldNumber: 4)
+      }
+      if !_storage._compression.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._compression, fieldNumber: 5)
+      }
+      if _storage._maxFrameBytes != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._maxFrameBytes, fieldNumber: 6)
+      }
+      if !_storage._knownJobs.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._knownJobs, fieldNumber: 7)
+      }
+      if _storage._nextSeq != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._nextSeq, fieldNumber: 8)
+      }
+      if !_storage._outboxEpoch.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._outboxEpoch, fieldNumber: 9)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Estuary_V1_Hello, rhs: Estuary_V1_Hello) -> Bool {
-    if lhs.protocolVersions != rhs.protocolVersions {return false}
-    if lhs._site != rhs._site {return false}
-    if lhs.agentVersion != rhs.agentVersion {return false}
-    if lhs.agentInstance != rhs.agentInstance {return false}
-    if lhs.compression != rhs.compression {return false}
-    if lhs.maxFrameBytes != rhs.maxFrameBytes {return false}
-    if lhs.knownJobs != rhs.knownJobs {return false}
-    if lhs.nextSeq != rhs.nextSeq {return false}
-    if lhs.outboxEpoch != rhs.outboxEpoch {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._protocolVersions != rhs_storage._protocolVersions {return false}
+        if _storage._site != rhs_storage._site {return false}
+        if _storage._agentVersion != rhs_storage._agentVersion {return false}
+        if _storage._agentInstance != rhs_storage._agentInstance {return false}
+        if _storage._compression != rhs_storage._compression {return false}
+        if _storage._maxFrameBytes != rhs_storage._maxFrameBytes {return false}
+        if _storage._knownJobs != rhs_storage._knownJobs {return false}
+        if _storage._nextSeq != rhs_storage._nextSeq {return false}
+        if _storage._outboxEpoch != rhs_storage._outboxEpoch {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -947,7 +1149,7 @@ nonisolated extension Estuary_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Estuary_V1_Site: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Site"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}display_name\0\u{1}region\0\u{1}zones\0\u{1}driver\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}display_name\0\u{1}region\0\u{1}zones\0\u{1}driver\0\u{1}energy\0\u{3}price_book\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -960,12 +1162,18 @@ nonisolated extension Estuary_V1_Site: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 3: try { try decoder.decodeSingularStringField(value: &self.region) }()
       case 4: try { try decoder.decodeRepeatedStringField(value: &self.zones) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.driver) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._energy) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._priceBook) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.id.isEmpty {
       try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
     }
@@ -981,6 +1189,12 @@ nonisolated extension Estuary_V1_Site: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if !self.driver.isEmpty {
       try visitor.visitSingularStringField(value: self.driver, fieldNumber: 5)
     }
+    try { if let v = self._energy {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._priceBook {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -990,6 +1204,187 @@ nonisolated extension Estuary_V1_Site: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.region != rhs.region {return false}
     if lhs.zones != rhs.zones {return false}
     if lhs.driver != rhs.driver {return false}
+    if lhs._energy != rhs._energy {return false}
+    if lhs._priceBook != rhs._priceBook {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Estuary_V1_SiteEnergy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SiteEnergy"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}green_share_bp\0\u{3}pue_milli\0\u{3}grid_g_per_kwh\0\u{3}hourly_g_per_kwh\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.greenShareBp) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.pueMilli) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.gridGPerKwh) }()
+      case 4: try { try decoder.decodeRepeatedUInt32Field(value: &self.hourlyGPerKwh) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.greenShareBp != 0 {
+      try visitor.visitSingularUInt32Field(value: self.greenShareBp, fieldNumber: 1)
+    }
+    if self.pueMilli != 0 {
+      try visitor.visitSingularUInt32Field(value: self.pueMilli, fieldNumber: 2)
+    }
+    if self.gridGPerKwh != 0 {
+      try visitor.visitSingularUInt32Field(value: self.gridGPerKwh, fieldNumber: 3)
+    }
+    if !self.hourlyGPerKwh.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.hourlyGPerKwh, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Estuary_V1_SiteEnergy, rhs: Estuary_V1_SiteEnergy) -> Bool {
+    if lhs.greenShareBp != rhs.greenShareBp {return false}
+    if lhs.pueMilli != rhs.pueMilli {return false}
+    if lhs.gridGPerKwh != rhs.gridGPerKwh {return false}
+    if lhs.hourlyGPerKwh != rhs.hourlyGPerKwh {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Estuary_V1_PriceBook: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PriceBook"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}prices\0\u{1}periods\0\u{3}utc_offset_minutes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.prices) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.periods) }()
+      case 3: try { try decoder.decodeSingularSInt32Field(value: &self.utcOffsetMinutes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.prices.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.prices, fieldNumber: 1)
+    }
+    if !self.periods.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.periods, fieldNumber: 2)
+    }
+    if self.utcOffsetMinutes != 0 {
+      try visitor.visitSingularSInt32Field(value: self.utcOffsetMinutes, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Estuary_V1_PriceBook, rhs: Estuary_V1_PriceBook) -> Bool {
+    if lhs.prices != rhs.prices {return false}
+    if lhs.periods != rhs.periods {return false}
+    if lhs.utcOffsetMinutes != rhs.utcOffsetMinutes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Estuary_V1_ClassPrice: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ClassPrice"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accelerator_class\0\u{3}flat_fen\0\u{3}peak_fen\0\u{3}valley_fen\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.acceleratorClass) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.flatFen) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._peakFen) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self._valleyFen) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.acceleratorClass.isEmpty {
+      try visitor.visitSingularStringField(value: self.acceleratorClass, fieldNumber: 1)
+    }
+    if self.flatFen != 0 {
+      try visitor.visitSingularInt64Field(value: self.flatFen, fieldNumber: 2)
+    }
+    try { if let v = self._peakFen {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._valleyFen {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Estuary_V1_ClassPrice, rhs: Estuary_V1_ClassPrice) -> Bool {
+    if lhs.acceleratorClass != rhs.acceleratorClass {return false}
+    if lhs.flatFen != rhs.flatFen {return false}
+    if lhs._peakFen != rhs._peakFen {return false}
+    if lhs._valleyFen != rhs._valleyFen {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Estuary_V1_TariffPeriod: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TariffPeriod"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}days\0\u{3}start_minute\0\u{3}end_minute\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.days) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.startMinute) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.endMinute) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 1)
+    }
+    if !self.days.isEmpty {
+      try visitor.visitSingularStringField(value: self.days, fieldNumber: 2)
+    }
+    if self.startMinute != 0 {
+      try visitor.visitSingularUInt32Field(value: self.startMinute, fieldNumber: 3)
+    }
+    if self.endMinute != 0 {
+      try visitor.visitSingularUInt32Field(value: self.endMinute, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Estuary_V1_TariffPeriod, rhs: Estuary_V1_TariffPeriod) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.days != rhs.days {return false}
+    if lhs.startMinute != rhs.startMinute {return false}
+    if lhs.endMinute != rhs.endMinute {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1142,7 +1537,7 @@ nonisolated extension Estuary_V1_CapacityReport: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Estuary_V1_Pool: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Pool"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accelerator_class\0\u{1}count\0\u{1}free\0\u{1}simulated\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accelerator_class\0\u{1}count\0\u{1}free\0\u{1}simulated\0\u{3}verified_fp16_tflops\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1154,6 +1549,7 @@ nonisolated extension Estuary_V1_Pool: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.count) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.free) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.simulated) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.verifiedFp16Tflops) }()
       default: break
       }
     }
@@ -1172,6 +1568,9 @@ nonisolated extension Estuary_V1_Pool: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if self.simulated != false {
       try visitor.visitSingularBoolField(value: self.simulated, fieldNumber: 4)
     }
+    if self.verifiedFp16Tflops.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.verifiedFp16Tflops, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1180,6 +1579,7 @@ nonisolated extension Estuary_V1_Pool: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.count != rhs.count {return false}
     if lhs.free != rhs.free {return false}
     if lhs.simulated != rhs.simulated {return false}
+    if lhs.verifiedFp16Tflops != rhs.verifiedFp16Tflops {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
