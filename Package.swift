@@ -36,6 +36,8 @@ let package = Package(
     targets: [
         // MARK: pure
         .target(name: "EstuaryModel"),
+        .target(name: "EstuaryScheduler", dependencies: ["EstuaryModel"]),
+        .target(name: "EstuarySimulation", dependencies: ["EstuaryScheduler", "EstuaryModel"]),
 
         // MARK: wire and configuration
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -49,7 +51,7 @@ let package = Package(
         ),
         .target(
             name: "EstuaryConfig",
-            dependencies: ["EstuaryModel", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["EstuaryModel", "EstuaryScheduler", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
 
         // MARK: trust (CA, certificates, identities, secret tokens; no sockets)
@@ -89,6 +91,7 @@ let package = Package(
             name: "EstuaryCoordinator",
             dependencies: [
                 "EstuaryModel", "EstuaryWire", "EstuaryConfig", "EstuaryTransport", "EstuaryStore", "EstuaryTrust",
+                "EstuaryScheduler",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -110,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "estuary-coordinator",
             dependencies: [
-                "EstuaryCoordinator", "EstuaryModel",
+                "EstuaryCoordinator", "EstuaryModel", "EstuaryConfig", "EstuaryScheduler",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -127,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "estuaryctl",
             dependencies: [
-                "EstuaryModel", "EstuaryConfig",
+                "EstuaryModel", "EstuaryConfig", "EstuaryScheduler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -138,7 +141,8 @@ let package = Package(
         .executableTarget(
             name: "estuary-bench",
             dependencies: [
-                "EstuaryModel", "EstuaryWire", "EstuaryTransport", "EstuaryConfig", "EstuaryTrust",
+                "EstuaryModel", "EstuaryWire", "EstuaryTransport", "EstuaryConfig", "EstuaryTrust", "EstuaryScheduler",
+                "EstuarySimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -150,6 +154,7 @@ let package = Package(
 
         // MARK: tests
         .testTarget(name: "EstuaryModelTests", dependencies: ["EstuaryModel"]),
+        .testTarget(name: "EstuarySchedulerTests", dependencies: ["EstuaryScheduler", "EstuarySimulation", "EstuaryModel"]),
         .testTarget(
             name: "EstuaryWireTests",
             dependencies: ["EstuaryWire", .product(name: "NIOCore", package: "swift-nio")]
@@ -171,14 +176,14 @@ let package = Package(
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
-        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryModel"]),
+        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryModel", "EstuaryScheduler"]),
         .testTarget(
             name: "EstuaryStoreTests", dependencies: ["EstuaryStore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EstuaryAgentTests", dependencies: ["EstuaryAgent", "EstuaryTransport", "EstuaryConfig", "EstuaryTrust"]),
         .testTarget(
             name: "EstuaryCoordinatorTests",
             dependencies: [
-                "EstuaryCoordinator", "EstuaryStore", "EstuaryWire",
+                "EstuaryCoordinator", "EstuaryStore", "EstuaryWire", "EstuaryScheduler",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

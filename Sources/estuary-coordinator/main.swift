@@ -1,6 +1,8 @@
 import ArgumentParser
+import EstuaryConfig
 import EstuaryCoordinator
 import EstuaryModel
+import EstuaryScheduler
 import Logging
 
 /// estuary-coordinator: schedules jobs onto sites and records what they ran.
@@ -74,6 +76,12 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Close mesh connections that have not completed a handshake within this time.")
     var handshakeTimeout: String = "10s"
 
+    @Option(help: "Accelerator catalog (TOML, the format of Agents/catalog.toml); default: the built-in copy of Agents/catalog.toml.")
+    var catalog: String?
+
+    @Option(help: "Scheduler policy (TOML): latency between regions, tenant weights and quotas, presets; see Agents/policy.example.toml.")
+    var policy: String?
+
     @Option(help: "Name of this coordinator, sent to agents in Welcome.")
     var coordinatorID: String = "coordinator"
 
@@ -122,6 +130,20 @@ struct Run: AsyncParsableCommand {
             configuration.mesh.handshakeTimeout = .seconds(Int64(seconds))
         } else {
             problems.append("--handshake-timeout: expected a duration such as 10s")
+        }
+        if let catalog {
+            do {
+                configuration.catalog = try AcceleratorCatalog.load(path: catalog)
+            } catch {
+                problems.append("--catalog: \(error)")
+            }
+        }
+        if let policy {
+            do {
+                configuration.policy = try SchedulerPolicy.load(path: policy)
+            } catch {
+                problems.append("--policy: \(error)")
+            }
         }
         problems += configuration.validate()
         guard problems.isEmpty else {

@@ -32,7 +32,7 @@ struct Estuaryctl: AsyncParsableCommand {
             7 not authenticated (no token, or an unknown, expired or revoked one); 8 forbidden
             (the token's role may not do this); 9 rate limited.
             """,
-        subcommands: [JobCommand.self, SiteCommand.self, UsageCommand.self, TokenCommand.self, AuditCommand.self]
+        subcommands: [JobCommand.self, SiteCommand.self, CapacityCommand.self, UsageCommand.self, TokenCommand.self, AuditCommand.self]
     )
 
     /// Runs the command and maps failures to estuaryctl's exit statuses (ArgumentParser's own

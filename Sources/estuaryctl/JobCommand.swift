@@ -11,7 +11,7 @@ struct JobCommand: AsyncParsableCommand {
             chosen by the mesh. Its states: submitted → queued → placed → starting → running →
             succeeded | failed | cancelled | lost.
             """,
-        subcommands: [Submit.self, Status.self, List.self, Cancel.self, Logs.self]
+        subcommands: [Submit.self, Status.self, List.self, Cancel.self, Logs.self, Explain.self]
     )
 
     struct Status: AsyncParsableCommand {

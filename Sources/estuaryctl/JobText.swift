@@ -29,7 +29,7 @@ enum JobText {
             ("name", job.spec.name),
             ("tenant", job.spec.tenant.rawValue),
             ("state", state),
-            ("site", job.siteID?.rawValue ?? "-"),
+            ("site", (job.siteID?.rawValue ?? "-") + (job.placedClass.map { " (\($0))" } ?? "")),
             ("resources", job.spec.resources.summary + (job.spec.resources.memoryMiB.map { ", \($0) MiB memory per task" } ?? "")),
             ("walltime", TimeText.duration(seconds: job.spec.walltimeSeconds)),
             ("priority", String(job.spec.priority)),
@@ -37,6 +37,16 @@ enum JobText {
         ]
         if !job.spec.environment.isEmpty {
             fields.append(("env", job.spec.environment.keys.sorted().map { "\($0)=\(job.spec.environment[$0]!)" }.joined(separator: " ")))
+        }
+        if let preference = job.spec.preference { fields.append(("preference", preference.rawValue)) }
+        let rules = constraintText(job.spec.constraints)
+        if !rules.isEmpty { fields.append(("constraints", rules)) }
+        if let deferral = job.spec.deferral {
+            var window: [String] = []
+            if let notBefore = deferral.notBeforeMs { window.append("not before \(TimeText.utc(ms: notBefore))") }
+            if let deadline = deferral.deadlineMs { window.append("deadline \(TimeText.utc(ms: deadline))") }
+            if deferral.deferrable { window.append("deferrable to valley-price or low-carbon hours") }
+            fields.append(("schedule", window.joined(separator: ", ")))
         }
         if let key = job.spec.idempotencyKey { fields.append(("idempotency key", key)) }
         fields.append(("created", TimeText.both(ms: job.createdAtMs, now: now)))
@@ -55,5 +65,37 @@ enum JobText {
             lines.append(table.rendered)
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// `data_zone=gba residency=mainland domestic_only max_latency=5ms from shenzhen …`
+    static func constraintText(_ c: PlacementConstraints) -> String {
+        var parts: [String] = []
+        if let zone = c.dataZone { parts.append("data_zone=\(zone)") }
+        if let residency = c.residency { parts.append("residency=\(residency)") }
+        if c.domesticOnly { parts.append("domestic_only") }
+        if let latency = c.maxLatencyMs { parts.append("max_latency=\(latency)ms from \(c.fromRegion ?? "?")") }
+        if let green = c.minGreenShareBP { parts.append("min_green_share=\(Double(green) / 100)%") }
+        if let price = c.maxPricePerHourFen { parts.append("max_price=\(MoneyText.cny(fen: price))/h") }
+        if !c.allowSites.isEmpty { parts.append("allow=" + c.allowSites.map(\.rawValue).joined(separator: ",")) }
+        if !c.denySites.isEmpty { parts.append("deny=" + c.denySites.map(\.rawValue).joined(separator: ",")) }
+        if let region = c.dataRegion { parts.append("data_region=\(region)") }
+        return parts.joined(separator: " ")
+    }
+}
+
+/// Money as people read it: integer fen shown as yuan with two decimals, never via floating point.
+enum MoneyText {
+    /// `1,234.56 CNY`
+    static func cny(fen: Int64) -> String {
+        let negative = fen < 0
+        let magnitude = fen.magnitude
+        let yuan = String(magnitude / 100)
+        var grouped = ""
+        for (index, digit) in yuan.enumerated() {
+            if index > 0 && (yuan.count - index) % 3 == 0 { grouped.append(",") }
+            grouped.append(digit)
+        }
+        let cents = magnitude % 100
+        return (negative ? "-" : "") + grouped + "." + (cents < 10 ? "0" : "") + String(cents) + " CNY"
     }
 }

@@ -24,9 +24,15 @@ enum Output {
 }
 
 extension ResourceRequest {
-    /// `8 ascend-910b` or `2 × 8 ascend-910b` (tasks × units per task).
+    /// `8 ascend-910b`, `2 × 8 V100M16|V100M32` (tasks × units per task) or
+    /// `4 × (≥ 300 TFLOPS, ≥ 64 GiB)` for a capability.
     var summary: String {
-        let units = "\(count) \(acceleratorClass)"
+        var what = classExpression
+        if isCapability {
+            let parts = [minFP16TFLOPS.map { "≥ \($0.formatted()) TFLOPS" }, minMemoryGiB.map { "≥ \($0.formatted()) GiB" }]
+            what = "(" + parts.compactMap { $0 }.joined(separator: ", ") + ")"
+        }
+        let units = "\(count) \(what)"
         return tasks == 1 ? units : "\(tasks) × \(units)"
     }
 }

@@ -1,5 +1,6 @@
 import EstuaryCoordinator
 import EstuaryModel
+import EstuaryScheduler
 import EstuaryStore
 import Foundation
 import Logging
@@ -116,6 +117,16 @@ actor APITestBackend: CoordinatorBackend {
     }
 
     func sites() async throws -> SiteListView { SiteListView(sites: siteViews) }
+
+    /// A fixed explanation naming the job's state, enough to test the route and its access rules.
+    func explain(_ id: JobID) async throws -> ExplanationView {
+        guard let job = jobsByID[id] else { throw BackendError.notFound("job \(id)") }
+        return ExplanationView(jobID: id, state: job.state, verdict: "waiting", summary: "test backend", sites: [])
+    }
+
+    func capacity() async throws -> CapacitySummary {
+        CapacitySummary(sites: [SchedulerSite](), catalog: AcceleratorCatalog())
+    }
 
     func readiness() async -> HealthView { ready }
 }

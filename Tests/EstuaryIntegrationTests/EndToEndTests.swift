@@ -27,7 +27,7 @@ extension IntegrationTests {
                 // Each job ran on the site that has its class, exited 0, and was metered once.
                 let siteOfClass = Dictionary(uniqueKeysWithValues: TestSite.all.map { ($0.acceleratorClass, $0.id) })
                 for job in finished {
-                    #expect(job.siteID?.rawValue == siteOfClass[job.spec.resources.acceleratorClass.rawValue], "job \(job.id) ran at the site of its class")
+                    #expect(job.siteID?.rawValue == siteOfClass[job.spec.resources.classExpression], "job \(job.id) ran at the site of its class")
                     #expect(job.exitCode == 0)
                 }
                 let usage = try await coordinator.api.usage()

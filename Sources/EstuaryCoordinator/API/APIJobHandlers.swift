@@ -19,7 +19,11 @@ struct APIJobHandlers<Backend: CoordinatorBackend>: Sendable {
     static var maxLogLimit: Int64 { 8 << 20 }
     static var maxCancelReasonCharacters: Int { 1024 }
     static var specIntegerFields: [[String]] {
-        [["walltime_seconds"], ["priority"], ["resources", "count"], ["resources", "tasks"], ["resources", "memory_mib"]]
+        [
+            ["walltime_seconds"], ["priority"], ["resources", "count"], ["resources", "tasks"], ["resources", "memory_mib"],
+            ["constraints", "max_latency_ms"], ["constraints", "min_green_share_bp"], ["constraints", "max_price_per_hour_fen"],
+            ["schedule", "not_before_ms"], ["schedule", "deadline_ms"],
+        ]
     }
 
     /// `POST /v1/jobs`: 201 when created, 200 when the idempotency key matched an existing job.
@@ -70,6 +74,15 @@ struct APIJobHandlers<Backend: CoordinatorBackend>: Sendable {
             throw APIError.forbidden(denial, action: "job.get", target: "job:\(id)")
         }
         return APIJSON.response(job)
+    }
+
+    /// `GET /v1/jobs/{id}/explain`: for a queued job, every site and what rules it out.
+    func explain(_ id: JobID, _ principal: Principal) async throws -> Response {
+        guard id.isWellFormed, let scope = try await backend.jobScope(id) else { throw APIError.notFound("job \(id) not found") }
+        if let denial = AccessPolicy.readJob(principal, id, scope) {
+            throw APIError.forbidden(denial, action: "job.explain", target: "job:\(id)")
+        }
+        return APIJSON.response(try await backend.explain(id))
     }
 
     /// `POST /v1/jobs/{id}/cancel` with an optional `{"reason": "..."}`.

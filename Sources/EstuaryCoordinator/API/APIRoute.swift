@@ -13,6 +13,8 @@ enum APIRoute: Sendable, Hashable {
     case getJob(JobID)
     case cancelJob(JobID)
     case jobLogs(JobID)
+    case explainJob(JobID)
+    case capacity
     case usage
     case sites
     case addSite
@@ -39,6 +41,7 @@ enum APIRoute: Sendable, Hashable {
         case 1 where segments[0] == "readyz": byMethod = [.get: .ready]
         case 2 where segments == ["v1", "jobs"]: byMethod = [.get: .listJobs, .post: .submitJob]
         case 2 where segments == ["v1", "usage"]: byMethod = [.get: .usage]
+        case 2 where segments == ["v1", "capacity"]: byMethod = [.get: .capacity]
         case 2 where segments == ["v1", "sites"]: byMethod = [.get: .sites, .post: .addSite]
         case 2 where segments == ["v1", "enroll"]: byMethod = [.post: .enroll]
         case 2 where segments == ["v1", "tokens"]: byMethod = [.get: .listTokens, .post: .createToken]
@@ -49,6 +52,8 @@ enum APIRoute: Sendable, Hashable {
             byMethod = [.post: .cancelJob(JobID(rawValue: segments[2]))]
         case 4 where segments[0] == "v1" && segments[1] == "jobs" && segments[3] == "logs":
             byMethod = [.get: .jobLogs(JobID(rawValue: segments[2]))]
+        case 4 where segments[0] == "v1" && segments[1] == "jobs" && segments[3] == "explain":
+            byMethod = [.get: .explainJob(JobID(rawValue: segments[2]))]
         case 4 where segments[0] == "v1" && segments[1] == "sites" && segments[3] == "revoke":
             byMethod = [.post: .revokeSite(SiteID(rawValue: segments[2]))]
         case 4 where segments[0] == "v1" && segments[1] == "tokens" && segments[3] == "revoke":
@@ -68,6 +73,8 @@ enum APIRoute: Sendable, Hashable {
         case .getJob: "/v1/jobs/{id}"
         case .cancelJob: "/v1/jobs/{id}/cancel"
         case .jobLogs: "/v1/jobs/{id}/logs"
+        case .explainJob: "/v1/jobs/{id}/explain"
+        case .capacity: "/v1/capacity"
         case .usage: "/v1/usage"
         case .sites, .addSite: "/v1/sites"
         case .revokeSite: "/v1/sites/{id}/revoke"
@@ -103,6 +110,8 @@ enum APIRoute: Sendable, Hashable {
         case .getJob: "job.get"
         case .cancelJob: "job.cancel"
         case .jobLogs: "job.logs"
+        case .explainJob: "job.explain"
+        case .capacity: "capacity.read"
         case .usage: "usage.read"
         case .sites: "site.list"
         case .addSite: "site.add"

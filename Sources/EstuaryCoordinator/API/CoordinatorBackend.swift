@@ -1,4 +1,5 @@
 import EstuaryModel
+import EstuaryScheduler
 
 /// What the HTTP API needs from the coordinator. The API layer (routes, JSON, status codes)
 /// knows nothing else about the coordinator, so it can be tested over an in-memory backend
@@ -18,6 +19,10 @@ public protocol CoordinatorBackend: Sendable {
     func jobScope(_ id: JobID) async throws -> JobScope?
     func usage(_ query: UsageQuery) async throws -> UsageView
     func sites() async throws -> SiteListView
+    /// Why a job is (or is not yet) placed, site by site. Throws `BackendError.notFound`.
+    func explain(_ id: JobID) async throws -> ExplanationView
+    /// Installed and free capacity with PFLOPS roll-ups per site, region and mesh.
+    func capacity() async throws -> CapacitySummary
     /// Readiness: the store is open, the mesh listener is bound.
     func readiness() async -> HealthView
     /// Tokens, sites' enrollment, the audit log: store-backed in production and in tests alike.

@@ -1,4 +1,5 @@
 import EstuaryModel
+import EstuaryScheduler
 import EstuaryStore
 import Logging
 
@@ -83,6 +84,15 @@ struct LiveBackend: CoordinatorBackend {
 
     func sites() async throws -> SiteListView {
         SiteListView(sites: await core.siteViews())
+    }
+
+    func explain(_ id: JobID) async throws -> ExplanationView {
+        guard id.isWellFormed else { throw BackendError.notFound("job \(id)") }
+        return try await core.explain(id)
+    }
+
+    func capacity() async throws -> CapacitySummary {
+        await core.capacity()
     }
 
     func readiness() async -> HealthView {

@@ -1,3 +1,6 @@
+import EstuaryConfig
+import EstuaryModel
+import EstuaryScheduler
 import EstuaryTransport
 
 /// Everything a coordinator is started with, with documented defaults. Filled from flags by
@@ -31,6 +34,11 @@ public struct CoordinatorConfiguration: Sendable {
     public var lostAfterMs: Int64 = 10 * 60 * 1000
     /// Placement attempts (site rejections) before a job fails.
     public var maxAttempts: Int = 5
+    /// Published figures of every accelerator class (`--catalog`; default: the built-in copy
+    /// of `Agents/catalog.toml`).
+    public var catalog: AcceleratorCatalog = .builtin
+    /// Latency matrix, tenant weights and quotas, preset weights, hold timeout (`--policy`).
+    public var policy = SchedulerPolicy()
     /// Captured output kept per job and stream.
     public var maxLogBytesPerStream: Int64 = 64 << 20
 
@@ -59,6 +67,7 @@ public struct CoordinatorConfiguration: Sendable {
             problems.append("--lost-after: must be longer than the unreachable threshold")
         }
         if maxAttempts < 1 { problems.append("max attempts must be at least 1") }
+        if policy.holdTimeoutMs < 1000 { problems.append("--policy: hold_timeout must be at least 1s") }
         return problems
     }
 

@@ -1,4 +1,5 @@
 import EstuaryModel
+import EstuaryScheduler
 import EstuaryStore
 import EstuaryWire
 
@@ -29,7 +30,7 @@ extension CoordinatorCore {
         if let existing { return try Self.matchExisting(existing, spec: spec) }
         job.updatedAtMs = now
         active[id] = job
-        queue.insert(spec, id: id)
+        scheduler.enqueue(Self.schedulerJob(job))
         requestPlacement()
         return SubmitView(job: job.view(), created: true)
     }
@@ -75,45 +76,38 @@ extension CoordinatorCore {
         return (active[id] ?? job).view()
     }
 
-    /// Places queued jobs on connected sites with free capacity of their class: the simple rule
-    /// until the scheduler issue replaces it. Gangs land whole on one site; among sites that fit,
-    /// the one with most free units wins (spreads load), ties by site id.
+    /// Runs one scheduler pass (EstuaryScheduler: constraints, scoring, fair share, backfill,
+    /// deferral) and commits its placements. The scheduler holds each placement's capacity at
+    /// once; the site confirms (the job starts) or rejects it, and a hold that is never
+    /// confirmed times out in ``sweep()``.
     func placeQueued() async {
+        let now = clock()
+        let pass = scheduler.schedule(nowMs: now)
+        if let wake = pass.deferred.map(\.untilMs).min() {
+            nextDeferralWakeMs = min(nextDeferralWakeMs ?? wake, wake)
+        }
         var placements: [(JobRecord, JobEventRecord)] = []
-        for (acceleratorClass, entries) in queue.byClass {
-            var candidates = sites.filter { $0.value.acceptsWork && $0.value.pools[acceleratorClass] != nil }.map(\.key)
-            candidates.sort()
-            guard !candidates.isEmpty else { continue }
-            var free = Dictionary(uniqueKeysWithValues: candidates.map { ($0, sites[$0]!.freeUnits(acceleratorClass)) })
-            var maxFree = free.values.max() ?? 0
-            var remaining: [PlacementQueue.Entry] = []
-            for entry in entries {
-                guard maxFree > 0, var job = active[entry.id] else {
-                    remaining.append(entry)
-                    continue
-                }
-                let units = job.spec.resources.totalUnits
-                guard units <= maxFree,
-                    let site = candidates.filter({ free[$0]! >= units }).max(by: { free[$0]! < free[$1]! || (free[$0]! == free[$1]! && $0 > $1) })
-                else {
-                    remaining.append(entry)
-                    continue
-                }
-                job.state = .placed
-                job.siteID = site
-                job.attempt += 1
-                job.updatedAtMs = clock()
-                active[job.id] = job
-                allocate(job, on: site)
-                free[site]! -= units
-                maxFree = free.values.max() ?? 0
-                uncommittedPlacements.insert(job.id)
-                let event = JobEventRecord(
-                    jobID: job.id, state: .placed, atMs: job.updatedAtMs, cause: "placed on \(site): \(units) × \(acceleratorClass) free",
-                    source: "scheduler", siteID: site, attempt: job.attempt)
-                placements.append((job, event))
+        placements.reserveCapacity(pass.placements.count)
+        for placement in pass.placements {
+            guard var job = active[placement.job], job.state == .queued || job.state == .submitted else {
+                // The scheduler only holds jobs the core gave it; a mismatch is a bug, and the
+                // hold must not leak.
+                logger.error("scheduler placed a job that is not queued", metadata: ["job": "\(placement.job)"])
+                scheduler.release(placement.job)
+                continue
             }
-            queue.replace(acceleratorClass, with: remaining)
+            job.state = .placed
+            job.siteID = placement.site
+            job.placedClass = placement.cls
+            job.attempt += 1
+            job.updatedAtMs = now
+            active[job.id] = job
+            uncommittedPlacements.insert(job.id)
+            let event = JobEventRecord(
+                jobID: job.id, state: .placed, atMs: now,
+                cause: "placed on \(placement.site): \(placement.units) × \(placement.cls); \(placement.reason)",
+                source: "scheduler", siteID: placement.site, attempt: job.attempt)
+            placements.append((job, event))
         }
         guard !placements.isEmpty else { return }
         let records = placements
@@ -138,14 +132,48 @@ extension CoordinatorCore {
                 link.sendReliable(.jobCancel(.with { $0.jobID = job.id.rawValue; $0.reason = job.cancelReason ?? "cancelled" }))
             }
         }
-        logger.debug("placed jobs", metadata: ["count": "\(placements.count)", "queued": "\(queue.count)"])
+        logger.debug("placed jobs", metadata: ["count": "\(placements.count)", "queued": "\(scheduler.queuedCount)"])
+    }
+
+    /// Why a job is where it is: for a queued job, every site and the rule that rules it out
+    /// (`estuaryctl job explain`); for a placed or finished job, where it went.
+    func explain(_ id: JobID) async throws -> ExplanationView {
+        let now = clock()
+        if let job = active[id] {
+            if let explanation = scheduler.explain(id, nowMs: now) {
+                return ExplanationView(explanation, state: job.state)
+            }
+            return ExplanationView(
+                jobID: id, state: job.state, verdict: "placed",
+                summary: "placed on \(job.siteID.map(\.rawValue) ?? "?") (\(job.placedClass.map(\.rawValue) ?? "?")), attempt \(job.attempt)",
+                sites: [])
+        }
+        guard let stored = try await store.read({ tx in try tx.job(id) }) else { throw BackendError.notFound("job \(id)") }
+        let place = stored.siteID.map { " on \($0)" } ?? ""
+        return ExplanationView(jobID: id, state: stored.state, verdict: "finished", summary: "\(stored.state)\(place)", sites: [])
+    }
+
+    /// Where a job described by `spec` could run now, without submitting it (a dry run).
+    func explain(spec: JobSpec) throws -> ExplanationView {
+        let problems = spec.validate()
+        if !problems.isEmpty { throw BackendError.invalid(problems) }
+        let now = clock()
+        let job = SchedulerJob(id: JobID(rawValue: "dry-run"), spec: spec, submittedAtMs: now)
+        return ExplanationView(scheduler.explain(job: job, nowMs: now), state: .submitted)
+    }
+
+    /// Installed capacity, free units and PFLOPS per site, per region and for the mesh.
+    func capacity() -> CapacitySummary {
+        CapacitySummary(sites: scheduler.sites.values, catalog: configuration.catalog)
     }
 
     static func assign(_ job: JobRecord) -> Estuary_V1_JobAssign {
         .with {
             $0.jobID = job.id.rawValue
             $0.attempt = UInt32(job.attempt)
-            $0.spec = Estuary_V1_JobSpec(job.spec)
+            var spec = job.spec
+            if let cls = job.placedClass { spec.resources = spec.resources.assigned(to: cls) }
+            $0.spec = Estuary_V1_JobSpec(spec)
         }
     }
 

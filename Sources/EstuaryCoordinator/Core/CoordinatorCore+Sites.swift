@@ -34,6 +34,7 @@ extension CoordinatorCore {
         site.lastSeenMs = now
         site.unreachableSinceMs = nil
         sites[siteID] = site
+        syncScheduler(site: siteID)
 
         // The cached cursor (same epoch) includes writes queued but not yet committed, which
         // commit before anything this session queues; otherwise the stored one is current.
@@ -55,8 +56,10 @@ extension CoordinatorCore {
         // Running jobs the agent no longer knows are lost (commands are sent after the commit).
         let known = Dictionary(hello.knownJobs.map { ($0.jobID, $0) }, uniquingKeysWith: { a, b in a.attempt >= b.attempt ? a : b })
         var changes: [(JobRecord, JobEventRecord)] = []
-        for var job in active.values.sorted(by: { $0.id < $1.id })
-        where job.siteID == siteID && (job.state == .starting || job.state == .running) {
+        // Filtered before sorting: with many sites, most active jobs are elsewhere.
+        for var job in active.values.filter({ $0.siteID == siteID && ($0.state == .starting || $0.state == .running) })
+            .sorted(by: { $0.id < $1.id })
+        {
             if let ref = known[job.id.rawValue], ref.attempt == UInt32(job.attempt) { continue }
             let event = transition(&job, to: .lost, cause: "site no longer knows the job", source: "coordinator")
             changes.append((job, event))
@@ -90,7 +93,7 @@ extension CoordinatorCore {
     /// What a site must be told after (re)connecting, given the jobs it says it knows.
     func reconcileCommands(site siteID: SiteID, known: [String: Estuary_V1_JobRef]) -> [Estuary_V1_Envelope.OneOf_Body] {
         var commands: [Estuary_V1_Envelope.OneOf_Body] = []
-        for job in active.values.sorted(by: { $0.id < $1.id }) where job.siteID == siteID && job.state.holdsCapacity {
+        for job in active.values.filter({ $0.siteID == siteID && $0.state.holdsCapacity }).sorted(by: { $0.id < $1.id }) {
             if uncommittedPlacements.contains(job.id) { continue }
             let ref = known[job.id.rawValue]
             if ref == nil || ref!.attempt != UInt32(job.attempt) {
@@ -131,6 +134,7 @@ extension CoordinatorCore {
         guard sites[siteID]?.link === link else { return }
         sites[siteID]?.link = nil
         sites[siteID]?.unreachableSinceMs = clock()
+        syncScheduler(site: siteID)
         logger.info("site disconnected", metadata: ["site": "\(siteID)", "session": "\(link.sessionID)"])
     }
 
@@ -156,6 +160,7 @@ extension CoordinatorCore {
         sites[siteID]?.lastSeenMs = clock()
         if sites[siteID]?.unreachableSinceMs != nil {
             sites[siteID]?.unreachableSinceMs = nil
+            syncScheduler(site: siteID)
             requestPlacement()
         }
     }
@@ -173,8 +178,13 @@ extension CoordinatorCore {
         }
         site.pools = pools
         site.lastSeenMs = clock()
+        let returned = site.unreachableSinceMs != nil
         site.unreachableSinceMs = nil
         sites[siteID] = site
+        // Every report reconciles the scheduler's view of free units (holds the site has not
+        // seen yet stay held; units others use at the site are subtracted).
+        scheduler.updatePools(site: siteID, pools: site.schedulerPools)
+        if returned { syncScheduler(site: siteID) }
         // Persist only when the shape changes (classes or counts), not the free figures of
         // every report: thousands of sites report every few seconds.
         let shape = { (pools: [AcceleratorClass: PoolCapacity]) in pools.mapValues { [$0.count, $0.simulated ? 1 : 0] } }
@@ -185,16 +195,22 @@ extension CoordinatorCore {
                 draining: site.draining)
             _ = try? await commit(store.enqueueWrite { tx in try tx.upsertSite(record) })
             requestPlacement()
+        } else if zip(before.values.sorted { $0.acceleratorClass < $1.acceleratorClass }, pools.values.sorted { $0.acceleratorClass < $1.acceleratorClass })
+            .contains(where: { $0.free < $1.free })
+        {
+            requestPlacement()  // units freed at the site: queued jobs may fit now
         }
     }
 
-    /// Marks silent sites unreachable, and the jobs of sites unreachable for too long lost.
+    /// Marks silent sites unreachable, and the jobs of sites unreachable for too long lost;
+    /// places again the jobs whose site never confirmed them; wakes deferred jobs.
     func sweep() async {
         let now = clock()
         var changes: [(JobRecord, JobEventRecord)] = []
         for (siteID, site) in sites {
             if site.unreachableSinceMs == nil, now - site.lastSeenMs > configuration.unreachableAfterMs {
                 sites[siteID]?.unreachableSinceMs = site.lastSeenMs
+                syncScheduler(site: siteID)
                 logger.warning("site unreachable: no reports", metadata: ["site": "\(siteID)"])
             }
             guard let since = sites[siteID]?.unreachableSinceMs, now - since > configuration.lostAfterMs else { continue }
@@ -204,7 +220,34 @@ extension CoordinatorCore {
                 changes.append((job, event))
             }
         }
-        guard !changes.isEmpty else { return }
+        // Holds no site confirmed in time: the job goes elsewhere (or fails after the attempt
+        // limit), and the old site is told to drop it in case the assignment arrives late.
+        var abandoned: [(SiteID, Estuary_V1_JobCancel)] = []
+        let timeoutSeconds = scheduler.policy.holdTimeoutMs / 1000
+        for id in scheduler.expiredHolds(nowMs: now) {
+            guard var job = active[id], job.state == .placed, let site = job.siteID else { continue }
+            if uncommittedPlacements.contains(id) { continue }
+            abandoned.append((site, .with { $0.jobID = id.rawValue; $0.reason = "not accepted within \(timeoutSeconds) s; placed elsewhere" }))
+            let event: JobEventRecord
+            if job.attempt >= configuration.maxAttempts {
+                event = transition(
+                    &job, to: .failed, cause: "placed \(job.attempt) times; \(site) did not accept it within \(timeoutSeconds) s",
+                    source: "scheduler")
+            } else {
+                event = transition(
+                    &job, to: .queued, cause: "\(site) did not accept it within \(timeoutSeconds) s", source: "scheduler")
+            }
+            changes.append((job, event))
+        }
+        var wake = false
+        if let due = nextDeferralWakeMs, due <= now {
+            nextDeferralWakeMs = nil
+            wake = true
+        }
+        guard !changes.isEmpty else {
+            if wake { requestPlacement() }
+            return
+        }
         let records = changes
         _ = try? await commit(store.enqueueWrite { tx in
             for (job, event) in records {
@@ -212,6 +255,7 @@ extension CoordinatorCore {
                 try tx.appendEvent(event)
             }
         })
+        for (site, cancel) in abandoned { sites[site]?.link?.sendReliable(.jobCancel(cancel)) }
         requestPlacement()
     }
 

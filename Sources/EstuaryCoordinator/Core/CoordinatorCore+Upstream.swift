@@ -73,7 +73,7 @@ extension CoordinatorCore {
                 // and class, under the record id of one of its attempts.
                 guard let job = try tx.job(record.jobID), job.siteID == siteID,
                     record.units == job.spec.resources.totalUnits,
-                    record.acceleratorClass == job.spec.resources.acceleratorClass,
+                    record.acceleratorClass == (job.placedClass ?? job.spec.resources.classes.first),
                     (1...max(1, job.attempt)).contains(where: { record.id == .forJob(job.id, attempt: $0) })
                 else {
                     skipped += 1

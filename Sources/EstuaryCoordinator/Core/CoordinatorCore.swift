@@ -1,10 +1,11 @@
 import EstuaryModel
+import EstuaryScheduler
 import EstuaryStore
 import EstuaryWire
 import Logging
 
-/// The single owner of the coordinator's live state: active jobs, the placement queue and the
-/// sites with their sessions and allocations.
+/// The single owner of the coordinator's live state: active jobs, the sites with their
+/// sessions, and the scheduler (queues, holds and allocations; EstuaryScheduler).
 ///
 /// Every job transition is decided here, synchronously, then queued to the store in decision
 /// order (`enqueueWrite`), and its effects (a JobAssign to a site, an API answer) happen only
@@ -20,7 +21,10 @@ actor CoordinatorCore {
     var ids = JobIDGenerator()
     var random = SystemRandomNumberGenerator()
     var active: [JobID: JobRecord] = [:]
-    var queue = PlacementQueue()
+    /// Queues, fair share, holds and allocations. Pure: every input comes from here.
+    var scheduler: Scheduler
+    /// When a deferred job next wants a placement pass (the sweep checks it).
+    var nextDeferralWakeMs: Int64?
     var sites: [SiteID: LiveSite] = [:]
     /// Upstream messages refused, over all sites, because they spoke for another site's jobs.
     var refusedMessagesTotal = 0
@@ -40,6 +44,7 @@ actor CoordinatorCore {
         self.logger = logger
         self.clock = clock
         self.onFatal = onFatal
+        scheduler = Scheduler(catalog: configuration.catalog, policy: configuration.policy)
         (placementRequests, placementSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -56,19 +61,24 @@ actor CoordinatorCore {
             site.unreachableSinceMs = now
             site.draining = record.draining
             sites[record.descriptor.id] = site
+            scheduler.upsertSite(site.schedulerSite)
         }
         for job in jobs {
             active[job.id] = job
             switch job.state {
             case .submitted, .queued:
-                queue.insert(job.spec, id: job.id)
+                scheduler.enqueue(Self.schedulerJob(job))
             default:
-                if let site = job.siteID { allocate(job, on: site) }
+                guard let site = job.siteID else { continue }
+                // Jobs placed before the scheduler recorded classes ran on their only class.
+                let cls = job.placedClass ?? job.spec.resources.classes.first ?? AcceleratorClass(rawValue: "unknown")
+                scheduler.restore(
+                    Self.schedulerJob(job), site: site, cls: cls, heldAtMs: job.updatedAtMs, confirmed: job.state != .placed)
             }
         }
         logger.info(
             "state restored",
-            metadata: ["sites": "\(sites.count)", "active_jobs": "\(active.count)", "queued": "\(queue.count)"])
+            metadata: ["sites": "\(sites.count)", "active_jobs": "\(active.count)", "queued": "\(scheduler.queuedCount)"])
         requestPlacement()
     }
 
@@ -76,32 +86,43 @@ actor CoordinatorCore {
 
     func requestPlacement() { placementSignal.yield() }
 
-    func allocate(_ job: JobRecord, on site: SiteID) {
-        sites[site]?.allocated[job.spec.resources.acceleratorClass, default: 0] += job.spec.resources.totalUnits
+    /// The scheduler's view of a stored job.
+    static func schedulerJob(_ job: JobRecord) -> SchedulerJob {
+        SchedulerJob(id: job.id, spec: job.spec, submittedAtMs: job.createdAtMs, excludedSites: job.excludedSites)
     }
 
-    func release(_ job: JobRecord) {
-        guard let site = job.siteID, job.state.holdsCapacity else { return }
-        let cls = job.spec.resources.acceleratorClass
-        sites[site]?.allocated[cls, default: 0] -= job.spec.resources.totalUnits
-        if sites[site]?.allocated[cls] ?? 0 <= 0 { sites[site]?.allocated[cls] = nil }
+    /// Tells the scheduler what changed about a site (state or pools).
+    func syncScheduler(site id: SiteID) {
+        guard let site = sites[id] else {
+            scheduler.removeSite(id)
+            return
+        }
+        scheduler.upsertSite(site.schedulerSite)
     }
 
-    /// Moves an active job to `next`, keeping queue, allocations and the active set in step.
-    /// Returns the event to record.
+    /// Moves an active job to `next`, keeping the scheduler (queue, holds, allocations) and the
+    /// active set in step. Returns the event to record. A placed job that goes back to
+    /// `queued` (rejected, or never confirmed) avoids that site from then on.
     func transition(
         _ job: inout JobRecord, to next: JobState, cause: String, source: String, siteAtMs: Int64? = nil
     ) -> JobEventRecord {
         let now = clock()
         let wasQueued = job.state == .queued || job.state == .submitted
-        if job.state.holdsCapacity && !next.holdsCapacity { release(job) }
-        if wasQueued && next != .queued { queue.remove(job.id, acceleratorClass: job.spec.resources.acceleratorClass) }
         let eventSite = job.siteID
+        if job.state.holdsCapacity && next == .queued, let site = eventSite {
+            job.excludedSites.insert(site)
+            scheduler.requeue(job.id, excluding: site, atMs: now)
+        } else if job.state.holdsCapacity && !next.holdsCapacity {
+            scheduler.release(job.id)
+        } else if job.state == .placed && (next == .starting || next == .running) {
+            scheduler.confirm(job.id, atMs: now)
+        }
+        if wasQueued && next != .queued && next != .placed { scheduler.dequeue(job.id) }
         job.state = next
         job.updatedAtMs = now
         if next == .queued {
             job.siteID = nil
-            queue.insert(job.spec, id: job.id)
+            job.placedClass = nil
         }
         if next.isTerminal {
             active[job.id] = nil
@@ -131,8 +152,12 @@ actor CoordinatorCore {
         for job in active.values where job.state.holdsCapacity {
             if let site = job.siteID { running[site, default: 0] += 1 }
         }
-        return sites.values.sorted { $0.descriptor.id < $1.descriptor.id }.map { $0.view(runningJobs: running[$0.descriptor.id] ?? 0) }
+        return sites.values.sorted { $0.descriptor.id < $1.descriptor.id }.map { site in
+            var allocated: [AcceleratorClass: Int] = [:]
+            for cls in site.pools.keys { allocated[cls] = scheduler.allocatedUnits(site: site.descriptor.id, cls: cls) }
+            return site.view(runningJobs: running[site.descriptor.id] ?? 0, allocated: allocated)
+        }
     }
 
-    func queuedCount() -> Int { queue.count }
+    func queuedCount() -> Int { scheduler.queuedCount }
 }

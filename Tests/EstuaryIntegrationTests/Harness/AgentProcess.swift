@@ -7,6 +7,12 @@ struct TestSite: Sendable {
     var acceleratorClass: String
     var count = 16
     var killGrace = "1s"
+    var region = "test"
+    var zones = ["gba"]
+    /// More `[site]` keys (`green_share = 0.6`), one per line.
+    var siteKeys = ""
+    /// More tables at the end of the profile (`[prices.nvidia-a100]` …).
+    var extraTables = ""
 
     static let cpu = TestSite(id: "it-guangzhou-cpu", acceleratorClass: "cpu-x86-64")
     static let ascend = TestSite(id: "it-pengcheng-ascend", acceleratorClass: "ascend-910b")
@@ -19,9 +25,10 @@ struct TestSite: Sendable {
         [site]
         id = "\(id)"
         display_name = "integration test site \(id) (simulated)"
-        region = "test"
-        zones = ["gba"]
+        region = "\(region)"
+        zones = [\(zones.map { "\"\($0)\"" }.joined(separator: ", "))]
         driver = "process"
+        \(siteKeys)
 
         [coordinator]
         address = "\(coordinator)"
@@ -38,6 +45,7 @@ struct TestSite: Sendable {
         [driver.process]
         kill_grace = "\(killGrace)"
 
+        \(extraTables)
         """
     }
 }

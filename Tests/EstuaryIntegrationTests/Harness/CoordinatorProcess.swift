@@ -39,6 +39,8 @@ struct CoordinatorOptions: Sendable {
     /// Mutual TLS (the production setting) instead of --insecure-dev.
     var tls = false
     var certValidity: String?
+    /// More flags for `run` (`--policy FILE` …).
+    var extraArguments: [String] = []
 }
 
 extension TestBed {
@@ -59,6 +61,7 @@ extension TestBed {
         if let lost = options.lostAfter { arguments += ["--lost-after", lost] }
         if !options.tls { arguments.append("--insecure-dev") }
         if let validity = options.certValidity { arguments += ["--cert-validity", validity] }
+        arguments += options.extraArguments
         let process = try start(Binaries.coordinator, name: "coordinator", arguments: arguments)
 
         let ports = try await waitFor("the coordinator to write \(data)/mesh.port and api.port", timeout: .seconds(30)) { () -> (Int, Int)? in

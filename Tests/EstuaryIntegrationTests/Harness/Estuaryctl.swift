@@ -66,6 +66,12 @@ struct TestJob: Sendable {
     var walltime = "5m"
     var environment: [String: String] = [:]
     var tenant = "integration"
+    /// More top-level keys (`preference = "cheapest"`), one per line.
+    var topLevel = ""
+    /// More `[resources]` keys (`min_fp16_tflops = 250`); `acceleratorClass` empty omits `class`.
+    var resourceKeys = ""
+    /// More tables at the end (`[constraints]` …).
+    var extraTables = ""
 
     var toml: String {
         var text = """
@@ -73,17 +79,20 @@ struct TestJob: Sendable {
             tenant = "\(tenant)"
             command = ["/bin/sh", "-c", \(Self.quoted(script))]
             walltime = "\(walltime)"
+            \(topLevel)
 
             [resources]
-            class = "\(acceleratorClass)"
+            \(acceleratorClass.isEmpty ? "" : "class = \"\(acceleratorClass)\"")
             count = \(count)
             tasks = \(tasks)
+            \(resourceKeys)
 
             """
         if !environment.isEmpty {
             text += "\n[env]\n"
             for (key, value) in environment.sorted(by: { $0.key < $1.key }) { text += "\(key) = \(Self.quoted(value))\n" }
         }
+        if !extraTables.isEmpty { text += "\n" + extraTables + "\n" }
         return text
     }
 

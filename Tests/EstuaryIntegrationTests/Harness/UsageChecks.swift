@@ -31,7 +31,7 @@ struct UsageExpectations {
             let units = job.spec.resources.count * job.spec.resources.tasks
             #expect(record.id.rawValue == "u-\(job.id.rawValue)-\(job.attempt)", sourceLocation: sourceLocation)
             #expect(record.units == units, "usage of \(job.id) has count × tasks = \(units) units", sourceLocation: sourceLocation)
-            #expect(record.acceleratorClass == job.spec.resources.acceleratorClass, sourceLocation: sourceLocation)
+            #expect(record.acceleratorClass == job.placedClass, sourceLocation: sourceLocation)
             #expect(record.siteID == job.siteID, sourceLocation: sourceLocation)
             guard let interval = marks.interval(of: job.id.rawValue) else {
                 Issue.record("job \(job.id) did not mark exactly one start and one end", sourceLocation: sourceLocation)
