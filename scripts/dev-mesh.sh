@@ -51,6 +51,7 @@ scheme=https
 if [ -n "$insecure" ]; then mode_flags=(--insecure-dev); scheme=http; fi
 "$bin/estuary-coordinator" run --data-dir "$dir/coordinator" "${mode_flags[@]}" \
   --api-port "$api_port" --mesh-port "$mesh_port" --report-interval 2s \
+  --policy "$top/Agents/policy.example.toml" \
   2> >(sed -u 's/^/[coordinator] /' >&2) &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$dir/coordinator/api.port" ] && break; sleep 0.1; done
