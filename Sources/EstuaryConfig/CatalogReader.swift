@@ -11,32 +11,18 @@ extension AcceleratorCatalog {
     /// - Throws: ``CatalogError/syntax(line:column:message:)`` for malformed TOML, otherwise
     ///   ``CatalogError/invalid(_:)`` with every problem found.
     public static func parse(_ text: String) throws(CatalogError) -> AcceleratorCatalog {
-        let root: TOMLTable
-        do {
-            root = try TOMLText.parse(text)
-        } catch {
-            throw .syntax(line: error.line, column: error.column, message: error.message)
-        }
-        var reader = CatalogReader()
-        let specs = reader.read(root)
-        guard reader.problems.isEmpty else { throw .invalid(reader.problems) }
-        return AcceleratorCatalog(specs)
+        AcceleratorCatalog(try CatalogReader.parse(text))
     }
 
     /// Reads and parses the catalog at `path`.
     public static func load(path: String) throws(CatalogError) -> AcceleratorCatalog {
-        let text: String
-        do {
-            text = try TOMLText.readFile(path)
-        } catch {
-            throw .unreadable(path: path, reason: error.reason)
-        }
-        return try parse(text)
+        AcceleratorCatalog(try CatalogReader.load(path: path))
     }
 }
 
 /// One pass over a parsed catalog that collects every problem.
-struct CatalogReader: TOMLFieldReading {
+struct CatalogReader: TOMLDocumentReader {
+    typealias Kind = CatalogFile
     var problems: [FieldError] = []
 
     private static let classKeys: Set<String> = [

@@ -9,32 +9,18 @@ extension SchedulerPolicy {
     /// - Throws: ``SchedulerPolicyError/syntax(line:column:message:)`` for malformed TOML,
     ///   otherwise ``SchedulerPolicyError/invalid(_:)`` with every problem found.
     public static func parse(_ text: String) throws(SchedulerPolicyError) -> SchedulerPolicy {
-        let root: TOMLTable
-        do {
-            root = try TOMLText.parse(text)
-        } catch {
-            throw .syntax(line: error.line, column: error.column, message: error.message)
-        }
-        var reader = SchedulerPolicyReader()
-        let policy = reader.read(root)
-        guard reader.problems.isEmpty else { throw .invalid(reader.problems) }
-        return policy
+        try SchedulerPolicyReader.parse(text)
     }
 
     /// Reads and parses the policy at `path`.
     public static func load(path: String) throws(SchedulerPolicyError) -> SchedulerPolicy {
-        let text: String
-        do {
-            text = try TOMLText.readFile(path)
-        } catch {
-            throw .unreadable(path: path, reason: error.reason)
-        }
-        return try parse(text)
+        try SchedulerPolicyReader.load(path: path)
     }
 }
 
 /// One pass over a parsed policy that collects every problem.
-struct SchedulerPolicyReader: TOMLFieldReading {
+struct SchedulerPolicyReader: TOMLDocumentReader {
+    typealias Kind = SchedulerPolicyFile
     var problems: [FieldError] = []
 
     private static let topLevelKeys: Set<String> = ["scheduler", "latency", "tenants", "default_tenant", "weights"]

@@ -6,32 +6,18 @@ extension SiteProfile {
     /// - Throws: ``SiteProfileError/syntax(line:column:message:)`` for malformed TOML, otherwise
     ///   ``SiteProfileError/invalid(_:)`` with every problem found.
     public static func parse(_ text: String) throws(SiteProfileError) -> SiteProfile {
-        let root: TOMLTable
-        do {
-            root = try TOMLText.parse(text)
-        } catch {
-            throw .syntax(line: error.line, column: error.column, message: error.message)
-        }
-        var reader = SiteProfileReader()
-        let profile = reader.read(root)
-        guard reader.problems.isEmpty else { throw .invalid(reader.problems) }
-        return profile
+        try SiteProfileReader.parse(text)
     }
 
     /// Reads and parses the profile at `path`.
     public static func load(path: String) throws(SiteProfileError) -> SiteProfile {
-        let text: String
-        do {
-            text = try TOMLText.readFile(path)
-        } catch {
-            throw .unreadable(path: path, reason: error.reason)
-        }
-        return try parse(text)
+        try SiteProfileReader.load(path: path)
     }
 }
 
 /// One pass over a parsed profile that collects every problem instead of stopping at the first.
-struct SiteProfileReader: TOMLFieldReading {
+struct SiteProfileReader: TOMLDocumentReader {
+    typealias Kind = SiteProfileFile
     var problems: [FieldError] = []
 
     private static let topLevelKeys: Set<String> = ["site", "coordinator", "agent", "pools", "driver", "prices", "tariff"]
