@@ -2,14 +2,17 @@
 # Builds the release binaries, runs Estuary's benchmarks and rewrites their sections of
 # BENCHMARKS.md (other sections and any text outside the marked blocks are kept).
 #
-#   Benchmarks/run.sh [codec|sessions|jobs|agent-footprint|tls|all] ...
+#   Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|tls|scheduler|replay|all] ...
 #
 # Parameters come from the environment (defaults in brackets):
 #   SESSIONS_AGENTS [1000,2500,5000,10000]  SESSIONS_DURATION [30s]  SESSIONS_WARMUP [5s]
 #   SESSIONS_PIN=1   pin the coordinator to CPU 0 and the load generator to the other CPUs
 #   SESSIONS_ALL=1   run every agent count instead of stopping at the first that misses 5 ms
 #   JOBS_AGENTS [3]  JOBS_COUNT [20000]  JOBS_CONCURRENCY [64]  JOBS_WARMUP [500]
+#   PLACEMENT_JOBS [20000]  PLACEMENT_SITES [3]  PLACEMENT_CONCURRENCY [64]
 #   FOOTPRINT_DURATION [60s]  CODEC_DURATION [1s]  TLS_DURATION [10s]  TLS_CONCURRENCY [16]
+#   SCHED_SITES [1000]  SCHED_POOLS [8]  SCHED_JOBS [100000]  SCHED_SEED [42]
+#   REPLAY_TRACE_DIR [Tests/Traces/alibaba-gpu-v2023]  REPLAY_SITES [4]  REPLAY_SPEEDUPS [1,1000,inf]
 #   BENCH_WORK_ROOT  directory for the coordinators' data directories [$TMPDIR or /tmp]
 #   BENCH_NO_BUILD=1 skip `swift build` (use the release binaries already built)
 set -euo pipefail
@@ -18,15 +21,15 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 usage() {
-    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|agent-footprint|tls|all] ..." >&2
+    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|tls|scheduler|replay|all] ..." >&2
     exit 2
 }
 
 selected=()
 for arg in "${@:-all}"; do
     case "$arg" in
-    all) selected+=(codec sessions jobs agent-footprint tls) ;;
-    codec | sessions | jobs | agent-footprint | tls) selected+=("$arg") ;;
+    all) selected+=(codec sessions jobs placement agent-footprint tls scheduler replay) ;;
+    codec | sessions | jobs | placement | agent-footprint | tls | scheduler | replay) selected+=("$arg") ;;
     -h | --help) usage ;;
     *) echo "run.sh: unknown benchmark '$arg'" >&2; usage ;;
     esac
@@ -35,7 +38,7 @@ done
 needs_products=(estuary-bench)
 for name in "${selected[@]}"; do
     case "$name" in
-    sessions | jobs) needs_products+=(estuary-coordinator) ;;
+    sessions | jobs | placement) needs_products+=(estuary-coordinator) ;;
     agent-footprint) needs_products+=(estuary-coordinator estuary-agent) ;;
     esac
 done
@@ -108,8 +111,14 @@ command_for() {
         echo "$bin/estuary-bench sessions --coordinator-bin $bin/estuary-coordinator --agents ${SESSIONS_AGENTS:-1000,2500,5000,10000} --duration ${SESSIONS_DURATION:-30s} --warmup ${SESSIONS_WARMUP:-5s}$pin$work" ;;
     jobs)
         echo "$bin/estuary-bench jobs --coordinator-bin $bin/estuary-coordinator --agents ${JOBS_AGENTS:-3} --jobs ${JOBS_COUNT:-20000} --concurrency ${JOBS_CONCURRENCY:-64} --warmup-jobs ${JOBS_WARMUP:-500}$work" ;;
+    placement)
+        echo "$bin/estuary-bench placement --coordinator-bin $bin/estuary-coordinator --jobs ${PLACEMENT_JOBS:-20000} --sites ${PLACEMENT_SITES:-3} --concurrency ${PLACEMENT_CONCURRENCY:-64}$work" ;;
     tls)
         echo "$bin/estuary-bench tls --duration ${TLS_DURATION:-10s} --concurrency ${TLS_CONCURRENCY:-16}" ;;
+    scheduler)
+        echo "$bin/estuary-bench scheduler --sites ${SCHED_SITES:-1000} --pools ${SCHED_POOLS:-8} --jobs ${SCHED_JOBS:-100000} --seed ${SCHED_SEED:-42}" ;;
+    replay)
+        echo "$bin/estuary-bench replay --trace-dir ${REPLAY_TRACE_DIR:-Tests/Traces/alibaba-gpu-v2023} --sites ${REPLAY_SITES:-4} --speedups ${REPLAY_SPEEDUPS:-1,1000,inf}" ;;
     agent-footprint)
         echo "$bin/estuary-bench agent-footprint --coordinator-bin $bin/estuary-coordinator --agent-bin $bin/estuary-agent --duration ${FOOTPRINT_DURATION:-60s}$work" ;;
     esac

@@ -79,7 +79,7 @@ struct AgentFootprintBenchmark: AsyncParsableCommand {
         var http = HTTPClient.Configuration()
         http.httpVersion = .http1Only
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
-        let api = APISubmitter(client: client, baseURL: "http://127.0.0.1:\(coordinator.apiPort)", runID: "", acceleratorClass: "")
+        let api = try APISubmitter(client: client, baseURL: "http://127.0.0.1:\(coordinator.apiPort)", runID: "", acceleratorClass: "", tokens: [coordinator.adminToken()])
         do {
             let deadline = started + .seconds(60)
             while true {

@@ -51,6 +51,15 @@ struct CoordinatorProcess {
         throw BenchError.setup("\(process.name) did not write \(path) within \(timeout):\n\(process.logTail())")
     }
 
+    /// The bootstrap admin API token (`<data-dir>/admin.token`, written before the port files).
+    func adminToken() throws -> String {
+        let path = (dataDirectory as NSString).appendingPathComponent("admin.token")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty else {
+            throw BenchError.setup("no admin token in \(path)")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Lines of the coordinator's log at warning level or above, counted by kind, for the report.
     func logProblems() -> [String: Int] {
         guard let text = try? String(contentsOfFile: process.logPath, encoding: .utf8) else { return [:] }

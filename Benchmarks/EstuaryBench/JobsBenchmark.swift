@@ -102,9 +102,10 @@ struct JobsBenchmark: AsyncParsableCommand {
         http.httpVersion = .http1Only
         http.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
-        let api = APISubmitter(
+        let api = try await APISubmitter(
             client: httpClient, baseURL: "http://127.0.0.1:\(coordinator.apiPort)", runID: runID,
-            acceleratorClass: acceleratorClass)
+            acceleratorClass: acceleratorClass, tokens: [coordinator.adminToken()]
+        ).withTokens(concurrency)
 
         do {
             try await waitForSites(sites, api: api, coordinator: coordinator)
@@ -264,6 +265,11 @@ struct APISubmitter: Sendable {
     let baseURL: String
     let runID: String
     let acceleratorClass: String
+    /// The spec of job `index`; nil: one unit of `acceleratorClass`.
+    var spec: (@Sendable (Int) -> JobSpec)? = nil
+    /// Bearer tokens; submit `index` uses `tokens[index % tokens.count]` (the API rate-limits
+    /// each token), reads use the first.
+    var tokens: [String] = []
 
     private struct Submitted: Decodable {
         struct Job: Decodable { var id: String }
@@ -271,7 +277,7 @@ struct APISubmitter: Sendable {
     }
 
     func body(index: Int) throws -> ByteBuffer {
-        let spec = JobSpec(
+        let spec = self.spec?(index) ?? JobSpec(
             name: "bench-\(index)", tenant: "bench", command: ["/bin/true"],
             resources: ResourceRequest(acceleratorClass: AcceleratorClass(rawValue: acceleratorClass), count: 1, tasks: 1),
             walltimeSeconds: 3600)
@@ -304,6 +310,7 @@ struct APISubmitter: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Idempotency-Key", value: "bench-\(runID)-\(index)")
+        if !tokens.isEmpty { request.headers.add(name: "Authorization", value: "Bearer " + tokens[index % tokens.count]) }
         request.body = .bytes(body)
         let start = ContinuousClock.now
         do {
@@ -322,8 +329,32 @@ struct APISubmitter: Sendable {
         }
     }
 
+    /// This submitter with `count` admin tokens in all: the first, and new ones it creates
+    /// (`POST /v1/tokens`), so that many submits in flight stay under the per-token rate limit.
+    func withTokens(_ count: Int) async throws -> APISubmitter {
+        guard let admin = tokens.first else { throw BenchError.setup("no API token to create more with") }
+        struct Created: Decodable { var token: String }
+        var copy = self
+        for number in copy.tokens.count..<max(count, copy.tokens.count) {
+            var request = HTTPClientRequest(url: baseURL + "/v1/tokens")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Authorization", value: "Bearer " + admin)
+            request.body = .bytes(ByteBuffer(string: #"{"role": "admin", "name": "bench-\#(runID)-\#(number)", "ttl": "1d"}"#))
+            let response = try await client.execute(request, timeout: .seconds(30))
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            guard response.status == .created || response.status == .ok else {
+                throw BenchError.setup("POST /v1/tokens: HTTP \(response.status.code): \(String(buffer: bytes).prefix(160))")
+            }
+            copy.tokens.append(try JSONDecoder().decode(Created.self, from: Data(bytes.readableBytesView)).token)
+        }
+        return copy
+    }
+
     func get(_ path: String) async throws -> Data {
-        let response = try await client.execute(HTTPClientRequest(url: baseURL + path), timeout: .seconds(30))
+        var request = HTTPClientRequest(url: baseURL + path)
+        if let token = tokens.first { request.headers.add(name: "Authorization", value: "Bearer " + token) }
+        let response = try await client.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 64 << 20)
         guard response.status == .ok else { throw BenchError.failed("GET \(path): HTTP \(response.status.code)") }
         return Data(bytes.readableBytesView)

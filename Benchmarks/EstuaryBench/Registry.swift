@@ -6,7 +6,10 @@ extension EstuaryBench {
         CodecBenchmark.self,
         SessionsBenchmark.self,
         JobsBenchmark.self,
+        PlacementBenchmark.self,
         AgentFootprintBenchmark.self,
         TLSBenchmark.self,
+        SchedulerBenchmark.self,
+        ReplayBenchmark.self,
     ]
 }

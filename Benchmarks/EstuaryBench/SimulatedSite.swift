@@ -12,6 +12,9 @@ struct SimulatedSite: Sendable {
     let id: String
     let outboxEpoch: String
     let pools: [PoolCapacity]
+    /// Region and data zones announced in Hello (the scheduler's residency and latency rules).
+    var region = "benchmark"
+    var zones = ["gba"]
 
     /// Site ids sort in index order: `bench-000042`.
     init(index: Int, runID: String, pools: [PoolCapacity]) {
@@ -30,8 +33,8 @@ struct SimulatedSite: Sendable {
             $0.site = .with {
                 $0.id = id
                 $0.displayName = "Simulated site \(id) (estuary-bench)"
-                $0.region = "benchmark"
-                $0.zones = ["gba"]
+                $0.region = region
+                $0.zones = zones
                 $0.driver = "process"
             }
             $0.agentVersion = "estuary-bench"
