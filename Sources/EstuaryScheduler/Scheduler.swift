@@ -115,12 +115,8 @@ public struct Scheduler: Sendable {
         }
         sites[site.id] = site
         applyPools(slot: slot, reported: site.pools)
-        for pool in slots[slot].poolOfClass.values {
-            refreshLive(pool)
-            pools[pool].listPrices = site.priceBook.prices[classFacts[pools[pool].classId].name].map {
-                KindPrices(flat: $0.flat, peak: $0.fenPerUnitHour(.peak), valley: $0.fenPerUnitHour(.valley))
-            }
-        }
+        for pool in slots[slot].poolOfClass.values { refreshLive(pool) }
+        refreshListPrices(slot: slot)
         indexDirty = true
         totalsDirty = true
         staticEpoch &+= 1
@@ -158,6 +154,18 @@ public struct Scheduler: Sendable {
         slots[slot].site!.pools = reported
         sites[id]?.pools = reported
         applyPools(slot: slot, reported: reported)
+        // A pool seen for the first time needs its prices too (deferral plans read them).
+        refreshListPrices(slot: slot)
+    }
+
+    /// Each pool's list prices per period kind, from its site's price book.
+    mutating func refreshListPrices(slot: Int) {
+        guard let book = slots[slot].site?.priceBook else { return }
+        for pool in slots[slot].poolOfClass.values {
+            pools[pool].listPrices = book.prices[classFacts[pools[pool].classId].name].map {
+                KindPrices(flat: $0.flat, peak: $0.fenPerUnitHour(.peak), valley: $0.fenPerUnitHour(.valley))
+            }
+        }
     }
 
     /// Held + confirmed units of Estuary jobs in a pool.

@@ -30,14 +30,16 @@ struct CoreTests {
 
         /// Connects a site with one pool, as a Hello would, and returns its link.
         func connect(
-            _ site: String, pool: String = "cpu-x86-64", count: Int = 8, known: [Estuary_V1_JobRef] = [], epoch: String = "e1"
+            _ site: String, pool: String = "cpu-x86-64", count: Int = 8, known: [Estuary_V1_JobRef] = [], epoch: String = "e1",
+            priceBook: PriceBook = PriceBook()
         ) async throws -> (SiteLink, AttachResult) {
             let link = SiteLink(sessionID: "s-\(site)")
             var hello = Estuary_V1_Hello()
             hello.site = .with { $0.id = site; $0.region = "test"; $0.driver = "process" }
             hello.knownJobs = known
             hello.outboxEpoch = epoch
-            let descriptor = SiteDescriptor(id: SiteID(rawValue: site), displayName: site, region: "test", zones: [], driver: "process")
+            let descriptor = SiteDescriptor(
+                id: SiteID(rawValue: site), displayName: site, region: "test", zones: [], driver: "process", priceBook: priceBook)
             let result = try await core.attach(hello: hello, descriptor: descriptor, link: link)
             await core.capacity(site: SiteID(rawValue: site), link: link, report: .with {
                 $0.full = true
@@ -102,6 +104,28 @@ struct CoreTests {
         let second = try await fixture.submit("b", units: 1)
         await fixture.core.placeQueued()
         #expect(try await fixture.state(second) == .queued)
+    }
+
+    @Test("a deferrable job waits for the valley price, says so once in its history, and the coordinator wakes then")
+    func deferral() async throws {
+        let fixture = try await Fixture()
+        // The clock stands at 08:00:01 China time; the valley runs 23:00–07:00 at half price.
+        let book = PriceBook(
+            prices: ["cpu-x86-64": ClassPrice(flat: 100, peak: 150, valley: 50)],
+            periods: [TariffPeriod(kind: .valley, startMinute: 23 * 60, endMinute: 7 * 60)])
+        _ = try await fixture.connect("gz", priceBook: book)
+        let spec = JobSpec(
+            name: "nightly", tenant: "t", command: ["/bin/true"], resources: ResourceRequest(acceleratorClass: "cpu-x86-64", count: 2),
+            walltimeSeconds: 3600, deferral: Deferral(deadlineMs: 2 * 86_400_000, deferrable: true))
+        let id = try await fixture.core.submit(spec).job.id
+        await fixture.core.placeQueued()
+        await fixture.core.placeQueued()
+        #expect(try await fixture.state(id) == .queued)
+        let events = try await fixture.store.read { tx in try tx.events(job: id) }
+        let deferrals = events.filter { $0.cause.hasPrefix("deferred to") }
+        #expect(deferrals.count == 1, "one event for one plan: \(events.map(\.cause))")
+        #expect(deferrals.first?.cause == "deferred to 23:00 local for valley price (2.00 → 1.00 CNY)")
+        #expect(await fixture.core.nextDeferralWakeMs == 15 * 3_600_000)
     }
 
     @Test("an idempotency key returns the same job; a different spec with that key is a conflict")

@@ -24,6 +24,19 @@ import Testing
         Mesh.job(id, count: count, walltime: 7200, preference: preference, deferral: Deferral(deadlineMs: deadline, deferrable: true))
     }
 
+    @Test("pools that first appear in a capacity report are priced for deferral too")
+    func poolsFromReports() throws {
+        var site = Self.touSite()
+        let pools = site.pools
+        site.pools = []
+        var scheduler = Mesh.scheduler([site])
+        scheduler.updatePools(site: "a", pools: pools)
+        scheduler.enqueue(Self.deferrable("night", deadline: Self.evening + 12 * Mesh.hourMs))
+        let pass = scheduler.schedule(nowMs: Self.evening)
+        #expect(pass.placements.isEmpty)
+        #expect(pass.deferred.first?.reason == "deferred to 23:00 local for valley price (240.00 → 80.00 CNY)")
+    }
+
     @Test("a deferrable job waits for the valley price and still meets its deadline")
     func valleyPrice() throws {
         var scheduler = Mesh.scheduler([Self.touSite()])

@@ -86,6 +86,16 @@ extension CoordinatorCore {
         if let wake = pass.deferred.map(\.untilMs).min() {
             nextDeferralWakeMs = min(nextDeferralWakeMs ?? wake, wake)
         }
+        // A deferred job's plan goes into its history once, and again only if it changes.
+        var notes: [JobEventRecord] = []
+        for deferment in pass.deferred where deferralNoted[deferment.job] != deferment.untilMs {
+            guard let job = active[deferment.job] else { continue }
+            deferralNoted[deferment.job] = deferment.untilMs
+            notes.append(
+                JobEventRecord(
+                    jobID: job.id, state: job.state, atMs: now, cause: deferment.reason, source: "scheduler", siteID: nil,
+                    attempt: job.attempt))
+        }
         var placements: [(JobRecord, JobEventRecord)] = []
         placements.reserveCapacity(pass.placements.count)
         for placement in pass.placements {
@@ -96,6 +106,7 @@ extension CoordinatorCore {
                 scheduler.release(placement.job)
                 continue
             }
+            deferralNoted[job.id] = nil
             job.state = .placed
             job.siteID = placement.site
             job.placedClass = placement.cls
@@ -109,10 +120,12 @@ extension CoordinatorCore {
                 source: "scheduler", siteID: placement.site, attempt: job.attempt)
             placements.append((job, event))
         }
-        guard !placements.isEmpty else { return }
+        guard !placements.isEmpty || !notes.isEmpty else { return }
         let records = placements
+        let deferrals = notes
         do {
             try await commit(store.enqueueWrite { tx in
+                for event in deferrals { try tx.appendEvent(event) }
                 for (job, event) in records {
                     try tx.updateJob(job)
                     try tx.appendEvent(event)

@@ -32,6 +32,9 @@ actor CoordinatorCore {
     var cursors: [SiteID: (epoch: String, seq: UInt64)] = [:]
     /// Jobs whose placement is decided but not yet committed: never announce them to a site.
     var uncommittedPlacements: Set<JobID> = []
+    /// The start each deferred job was last told (as a job event), so that a pass that keeps
+    /// the same plan records nothing new.
+    var deferralNoted: [JobID: Int64] = [:]
     let placementSignal: AsyncStream<Void>.Continuation
     let placementRequests: AsyncStream<Void>
 
@@ -125,6 +128,7 @@ actor CoordinatorCore {
             job.placedClass = nil
         }
         if next.isTerminal {
+            deferralNoted[job.id] = nil
             active[job.id] = nil
         } else {
             active[job.id] = job
