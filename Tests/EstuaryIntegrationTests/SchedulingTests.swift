@@ -109,5 +109,61 @@ extension IntegrationTests {
                 _ = agents
             }
         }
+
+        @Test("a deferrable job waits for the valley hours its site publishes; explain and its history say until when", .timeLimit(.minutes(2)))
+        func deferralToValley() async throws {
+            // Local time = UTC at this site; peak now and for two hours, valley after that.
+            let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+            let hour = Int((nowMs / 3_600_000) % 24)
+            func clock(_ h: Int) -> String { String(format: "%02d:00", h % 24) }
+            let valleyStartMs = (nowMs / 3_600_000 + 2) * 3_600_000
+            let site = TestSite(
+                id: "it-tou-a100", acceleratorClass: "nvidia-a100", region: "shaoguan", zones: ["gba", "mainland"],
+                siteKeys: "utc_offset = \"+00:00\"",
+                extraTables: """
+                    [prices.nvidia-a100]
+                    flat = 1000
+                    peak = 1500
+                    valley = 500
+
+                    [[tariff]]
+                    kind = "peak"
+                    start = "\(clock(hour))"
+                    end = "\(clock(hour + 2))"
+
+                    [[tariff]]
+                    kind = "valley"
+                    start = "\(clock(hour + 2))"
+                    end = "\(clock(hour + 4))"
+                    """)
+            try await TestBed.run { bed in
+                let coordinator = try await bed.startCoordinator()
+                let agent = try await bed.startAgent(site, coordinator: coordinator)
+                let formatter = ISO8601DateFormatter()
+                let deadline = formatter.string(from: Date(timeIntervalSince1970: Double(valleyStartMs) / 1000 + 3 * 3600))
+                let job = TestJob(
+                    name: "nightly", script: "true", acceleratorClass: "nvidia-a100", count: 2, walltime: "30m",
+                    extraTables: "[schedule]\ndeadline = \(deadline)\ndeferrable = true")
+                let id = try await bed.submitAll([try bed.write(job)], coordinator: coordinator)[0]
+                // The valley is cheaper than anything before it: the job waits.
+                var explained: ExplanationView?
+                for _ in 0..<50 {
+                    let json = try await bed.estuaryctl(["job", "explain", id.rawValue, "--json"], coordinator: coordinator)
+                    explained = try? JSONDecoder().decode(ExplanationView.self, from: Data(json.stdout.utf8))
+                    if explained?.verdict == "deferred" { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(explained?.verdict == "deferred", "\(String(describing: explained))")
+                #expect(explained?.deferredUntilMs == valleyStartMs, "\(String(describing: explained))")
+                #expect(explained?.summary.contains("valley price") == true, "\(String(describing: explained))")
+                let view = try await coordinator.api.job(id)
+                #expect(view.state == .queued)
+                let history = (view.events ?? []).map(\.cause)
+                #expect(history.contains { $0.hasPrefix("deferred to \(clock(hour + 2)) local for valley price") }, "\(history)")
+                let cancelled = try await bed.estuaryctl(["job", "cancel", id.rawValue], coordinator: coordinator)
+                #expect(cancelled.status == 0, "\(cancelled)")
+                _ = agent
+            }
+        }
     }
 }
