@@ -48,7 +48,7 @@ extension JobCommand {
         var wait = false
 
         func run() async throws {
-            let spec = try loadSpec()
+            let spec = try Self.loadSpec(file)
             try await global.withClient { client in
                 let headers = idempotencyKey.map { [("Idempotency-Key", $0)] } ?? []
                 let (view, _) = try await client.post("/v1/jobs", json: spec, headers: headers, as: SubmitView.self)
@@ -66,7 +66,8 @@ extension JobCommand {
             }
         }
 
-        private func loadSpec() throws -> JobSpec {
+        /// The job file at `file`, checked; every problem is reported with its field (exit 4).
+        static func loadSpec(_ file: String) throws -> JobSpec {
             guard FileManager.default.fileExists(atPath: file) else { throw CLIError.other("\(file): no such file") }
             guard let data = FileManager.default.contents(atPath: file) else { throw CLIError.other("\(file): cannot be read") }
             guard let text = String(data: data, encoding: .utf8) else { throw CLIError.other("\(file): is not UTF-8 text") }

@@ -135,6 +135,16 @@ struct APIAuthTests {
             let other = try await client.execute(uri: "/v1/jobs", method: .post, body: APITests.json(Self.spec(tenant: "tenant-b")))
             #expect(other.status == .forbidden)
 
+            // A dry run follows the same rule, and creates nothing.
+            let dryRun = try await client.execute(uri: "/v1/explain", method: .post, body: withoutTenant)
+            #expect(dryRun.status == .ok)
+            #expect(try APITests.decode(ExplanationView.self, dryRun).jobID == "dry-run")
+            let otherDryRun = try await client.execute(
+                uri: "/v1/explain", method: .post, body: APITests.json(Self.spec(tenant: "tenant-b")))
+            #expect(otherDryRun.status == .forbidden)
+            let emptyDryRun = try await client.execute(uri: "/v1/explain", method: .post, body: ByteBuffer())
+            #expect(emptyDryRun.status == .badRequest)
+
             #expect(try await client.execute(uri: "/v1/jobs/\(job.id)", method: .get).status == .ok)
             let list = try APITests.decode(JobListView.self, try await client.execute(uri: "/v1/jobs", method: .get))
             #expect(list.jobs.map(\.id) == [job.id])

@@ -124,6 +124,10 @@ actor APITestBackend: CoordinatorBackend {
         return ExplanationView(jobID: id, state: job.state, verdict: "waiting", summary: "test backend", sites: [])
     }
 
+    func explain(spec: JobSpec) async throws -> ExplanationView {
+        ExplanationView(jobID: "dry-run", state: .submitted, verdict: "unplaceable", summary: "test backend: \(spec.name)", sites: [])
+    }
+
     func capacity() async throws -> CapacitySummary {
         CapacitySummary(sites: [SchedulerSite](), catalog: AcceleratorCatalog())
     }

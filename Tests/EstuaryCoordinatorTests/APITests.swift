@@ -304,6 +304,10 @@ struct APITests {
         ("GET", "/v1/enroll", .methodNotAllowed(allowed: [.post])),
         ("POST", "/v1/tokens/abc/revoke", .route(.revokeToken("abc"))),
         ("GET", "/v1/audit", .route(.audit)),
+        ("GET", "/v1/jobs/j-1/explain", .route(.explainJob("j-1"))),
+        ("POST", "/v1/explain", .route(.explainSpec)),
+        ("GET", "/v1/explain", .methodNotAllowed(allowed: [.post])),
+        ("GET", "/v1/capacity", .route(.capacity)),
         ("GET", "/v1/jobs/j-1/other", .notFound),
         ("GET", "/", .notFound),
     ])

@@ -96,6 +96,16 @@ extension IntegrationTests {
                 let hongkongReasons = view.sites.first { $0.site.rawValue == Self.hongkong.id }?.reasons ?? []
                 #expect(hongkongReasons.contains { $0.contains("no pool") }, "\(hongkongReasons)")
 
+                // A dry run explains a job file without submitting it.
+                let before = try await coordinator.api.allJobs().count
+                let dryRun = try await bed.estuaryctl(
+                    ["job", "explain", "--file", try bed.write(job("dry", "nvidia-a100", tables: "[constraints]\nresidency = \"mainland\""))],
+                    coordinator: coordinator)
+                #expect(dryRun.status == 0, "\(dryRun)")
+                #expect(dryRun.stdout.contains("if submitted now: placeable now at \(Self.shaoguan.id)"), "\(dryRun.stdout)")
+                #expect(dryRun.stdout.contains("residency mainland"), "\(dryRun.stdout)")
+                #expect(try await coordinator.api.allJobs().count == before, "a dry run must not create a job")
+
                 // Capacity: 2 × 16 A100 (312 TFLOPS each) + 16 910B (320 TFLOPS) = 15.1 PFLOPS FP16 peak.
                 let capacity = try await bed.estuaryctl(["capacity"], coordinator: coordinator)
                 #expect(capacity.status == 0, "\(capacity)")

@@ -29,16 +29,7 @@ struct APIJobHandlers<Backend: CoordinatorBackend>: Sendable {
     /// `POST /v1/jobs`: 201 when created, 200 when the idempotency key matched an existing job.
     /// A tenant token submits only for its tenant (filled in when the spec leaves it out).
     func submit(_ request: Request, _ principal: Principal, _ caller: Caller) async throws -> Response {
-        if let denial = AccessPolicy.submitAtAll(principal) {
-            throw APIError.forbidden(denial, action: "job.submit", target: "/v1/jobs")
-        }
-        var body = try await readBody(request)
-        guard body.readableBytes > 0 else { throw APIError.invalid(field: "body", "is empty; send the job spec as JSON") }
-        if principal.role == .tenant, let tenant = principal.subject { body = TenantDefault.fill(body, tenant: tenant) }
-        var spec = try APIJSON.decode(JobSpec.self, from: body, integerFields: Self.specIntegerFields)
-        if let denial = AccessPolicy.submit(principal, tenant: spec.tenant) {
-            throw APIError.forbidden(denial, action: "job.submit", target: "tenant:\(spec.tenant)")
-        }
+        var spec = try await submittedSpec(request, principal, action: "job.submit", path: "/v1/jobs")
         if let key = request.headers[Self.idempotencyKeyHeader] { spec.idempotencyKey = key }
         let problems = spec.validate()
         guard problems.isEmpty else { throw APIError.invalid(problems) }
@@ -48,6 +39,31 @@ struct APIJobHandlers<Backend: CoordinatorBackend>: Sendable {
                 caller: caller, action: "job.submit", target: "job:\(view.job.id)", outcome: .ok,
                 detail: "tenant=\(spec.tenant)" + (view.created ? "" : " (idempotency key matched an existing job)")))
         return APIJSON.response(view, status: view.created ? .created : .ok)
+    }
+
+    /// `POST /v1/explain`: where a job with this spec could run now, without submitting it (a
+    /// dry run). Allowed to whoever may submit the spec.
+    func explainSpec(_ request: Request, _ principal: Principal) async throws -> Response {
+        let spec = try await submittedSpec(request, principal, action: "job.explain", path: "/v1/explain")
+        let problems = spec.validate()
+        guard problems.isEmpty else { throw APIError.invalid(problems) }
+        return APIJSON.response(try await backend.explain(spec: spec))
+    }
+
+    /// The job spec in a submit or dry-run body, with the tenant filled in for a tenant token,
+    /// once the caller may submit for that tenant.
+    private func submittedSpec(_ request: Request, _ principal: Principal, action: String, path: String) async throws -> JobSpec {
+        if let denial = AccessPolicy.submitAtAll(principal) {
+            throw APIError.forbidden(denial, action: action, target: path)
+        }
+        var body = try await readBody(request)
+        guard body.readableBytes > 0 else { throw APIError.invalid(field: "body", "is empty; send the job spec as JSON") }
+        if principal.role == .tenant, let tenant = principal.subject { body = TenantDefault.fill(body, tenant: tenant) }
+        let spec = try APIJSON.decode(JobSpec.self, from: body, integerFields: Self.specIntegerFields)
+        if let denial = AccessPolicy.submit(principal, tenant: spec.tenant) {
+            throw APIError.forbidden(denial, action: action, target: "tenant:\(spec.tenant)")
+        }
+        return spec
     }
 
     /// `GET /v1/jobs?state=&site=&tenant=&limit=&after=`, narrowed to what the token may see.

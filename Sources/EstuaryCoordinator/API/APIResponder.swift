@@ -116,6 +116,7 @@ struct APIResponder<Backend: CoordinatorBackend>: HTTPResponder {
         case .cancelJob(let id): return try await jobs.cancel(id, request, principal, caller)
         case .jobLogs(let id): return try await jobs.logs(id, request, principal)
         case .explainJob(let id): return try await jobs.explain(id, principal)
+        case .explainSpec: return try await jobs.explainSpec(request, principal)
         case .capacity: return APIJSON.response(try await backend.capacity())
         case .usage: return try await jobs.usage(request, principal)
         case .sites: return APIJSON.response(AccessPolicy.sites(principal, try await backend.sites()))

@@ -14,6 +14,7 @@ enum APIRoute: Sendable, Hashable {
     case cancelJob(JobID)
     case jobLogs(JobID)
     case explainJob(JobID)
+    case explainSpec
     case capacity
     case usage
     case sites
@@ -42,6 +43,7 @@ enum APIRoute: Sendable, Hashable {
         case 2 where segments == ["v1", "jobs"]: byMethod = [.get: .listJobs, .post: .submitJob]
         case 2 where segments == ["v1", "usage"]: byMethod = [.get: .usage]
         case 2 where segments == ["v1", "capacity"]: byMethod = [.get: .capacity]
+        case 2 where segments == ["v1", "explain"]: byMethod = [.post: .explainSpec]
         case 2 where segments == ["v1", "sites"]: byMethod = [.get: .sites, .post: .addSite]
         case 2 where segments == ["v1", "enroll"]: byMethod = [.post: .enroll]
         case 2 where segments == ["v1", "tokens"]: byMethod = [.get: .listTokens, .post: .createToken]
@@ -74,6 +76,7 @@ enum APIRoute: Sendable, Hashable {
         case .cancelJob: "/v1/jobs/{id}/cancel"
         case .jobLogs: "/v1/jobs/{id}/logs"
         case .explainJob: "/v1/jobs/{id}/explain"
+        case .explainSpec: "/v1/explain"
         case .capacity: "/v1/capacity"
         case .usage: "/v1/usage"
         case .sites, .addSite: "/v1/sites"
@@ -110,7 +113,7 @@ enum APIRoute: Sendable, Hashable {
         case .getJob: "job.get"
         case .cancelJob: "job.cancel"
         case .jobLogs: "job.logs"
-        case .explainJob: "job.explain"
+        case .explainJob, .explainSpec: "job.explain"
         case .capacity: "capacity.read"
         case .usage: "usage.read"
         case .sites: "site.list"

@@ -21,6 +21,8 @@ public protocol CoordinatorBackend: Sendable {
     func sites() async throws -> SiteListView
     /// Why a job is (or is not yet) placed, site by site. Throws `BackendError.notFound`.
     func explain(_ id: JobID) async throws -> ExplanationView
+    /// Where a job with `spec` could run now, without submitting it (a dry run).
+    func explain(spec: JobSpec) async throws -> ExplanationView
     /// Installed and free capacity with PFLOPS roll-ups per site, region and mesh.
     func capacity() async throws -> CapacitySummary
     /// Readiness: the store is open, the mesh listener is bound.

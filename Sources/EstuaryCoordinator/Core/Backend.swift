@@ -91,6 +91,10 @@ struct LiveBackend: CoordinatorBackend {
         return try await core.explain(id)
     }
 
+    func explain(spec: JobSpec) async throws -> ExplanationView {
+        try await core.explain(spec: spec)
+    }
+
     func capacity() async throws -> CapacitySummary {
         await core.capacity()
     }
