@@ -37,7 +37,7 @@ let package = Package(
         // MARK: pure
         .target(name: "EstuaryModel"),
         .target(name: "EstuaryScheduler", dependencies: ["EstuaryModel"]),
-        .target(name: "EstuarySimulation", dependencies: ["EstuaryScheduler", "EstuaryModel"]),
+        .target(name: "EstuarySimulation", dependencies: ["EstuaryScheduler", "EstuaryModel", "EstuaryConfig"]),
 
         // MARK: wire and configuration
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),

@@ -119,7 +119,7 @@ struct SchedulerBenchmark: AsyncParsableCommand {
             "Scheduler",
             details: [
                 "Pure `EstuaryScheduler.Scheduler`, in process, one thread (\(BenchMachine.current().cores) cores available); release build.",
-                "Mesh (SplitMix64 seed \(seed), generated in \(Format.ms(generateTime.milliseconds)) ms): \(Format.grouped(Double(sites))) sites × \(pools) pools of \(Simulation.catalog.classes.count) catalog classes, \(Format.grouped(Double(units))) units; 14 regions in 4 zones, per-site prices (half with time-of-use tariffs), energy and reported-free units, 2 % of sites draining.",
+                "Mesh (SplitMix64 seed \(seed), generated in \(Format.ms(generateTime.milliseconds)) ms): \(Format.grouped(Double(sites))) sites × \(pools) pools of \(SyntheticMesh.poolClasses.count) catalog classes, \(Format.grouped(Double(units))) units; 14 regions in 4 zones, per-site prices (half with time-of-use tariffs), energy and reported-free units, 2 % of sites draining.",
                 "Jobs: \(Format.grouped(Double(jobs))) queued over 24 tenants (weights 1–3, some quotas): \(mix(mesh.mix)).",
                 "Enqueueing all jobs took \(Format.ms(enqueueTime.milliseconds)) ms.",
             ])

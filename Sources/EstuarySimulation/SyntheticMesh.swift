@@ -45,9 +45,9 @@ public struct SyntheticMesh: Sendable {
     ]
 
     /// Classes pools are drawn from; the first ones are common, the rest rarer.
-    static let poolClasses: [AcceleratorClass] = [
+    public static let poolClasses: [AcceleratorClass] = [
         "cpu-x86-64", "nvidia-a100", "nvidia-h100", "nvidia-l40s", "ascend-910b", "nvidia-a10", "nvidia-t4",
-        "nvidia-v100-32g", "hygon-dcu-z100", "cpu-kunpeng-920", "ascend-310p", "nvidia-v100-16g", "nvidia-p100",
+        "nvidia-v100-32g", "hygon-dcu", "cpu-kunpeng-920", "nvidia-h20", "nvidia-v100-16g", "nvidia-p100",
     ]
 
     static func basePrice(_ cls: AcceleratorClass) -> Int64 {
@@ -60,8 +60,8 @@ public struct SyntheticMesh: Sendable {
         case "nvidia-t4": 450
         case "nvidia-v100-32g", "nvidia-v100-16g": 1000
         case "nvidia-p100": 600
-        case "hygon-dcu-z100": 700
-        case "ascend-310p": 400
+        case "hygon-dcu": 700
+        case "nvidia-h20": 1100
         case "cpu-x86-64", "cpu-kunpeng-920": 12
         default: 1000
         }
