@@ -132,6 +132,8 @@ extension CoordinatorCore {
                 }
             })
         } catch {
+            // `commit` has already stopped the coordinator (`onFatal`): nothing is assigned, and
+            // the next start restores the queue from the store.
             return
         }
         for (placed, _) in placements {
