@@ -158,8 +158,11 @@ extension Deferral {
             problems.append(FieldError(field: "schedule.not_before", message: "must be a time after 1970"))
         }
         if let deadline = deadlineMs {
-            let earliest = (notBeforeMs ?? 0) + Int64(walltimeSeconds) * 1000
-            if deadline < earliest {
+            // Both come from the request and may be anywhere in Int64 / Int: compare the room
+            // between them with the walltime without overflowing.
+            let start = notBeforeMs ?? 0
+            let (room, overflow) = deadline.subtractingReportingOverflow(start)
+            if overflow ? deadline < start : room < Int64(walltimeSeconds).saturatingMultiply(1000) {
                 problems.append(
                     FieldError(field: "schedule.deadline", message: "leaves less than the walltime after not_before: the job could never finish in time"))
             }

@@ -94,26 +94,3 @@ func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
 func floorMod(_ a: Int64, _ b: Int64) -> Int64 {
     a - floorDiv(a, b) * b
 }
-
-extension Int64 {
-    /// Addition that sticks at the bounds instead of trapping (estimates, never balances).
-    @inline(__always)
-    func saturatingAdd(_ other: Int64) -> Int64 {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? (other > 0 ? .max : .min) : sum
-    }
-
-    @inline(__always)
-    func saturatingMultiply(_ other: Int64) -> Int64 {
-        let (product, overflow) = multipliedReportingOverflow(by: other)
-        return overflow ? ((self < 0) != (other < 0) ? .min : .max) : product
-    }
-}
-
-extension Int {
-    @inline(__always)
-    func saturatingMultiply(_ other: Int) -> Int {
-        let (product, overflow) = multipliedReportingOverflow(by: other)
-        return overflow ? ((self < 0) != (other < 0) ? .min : .max) : product
-    }
-}

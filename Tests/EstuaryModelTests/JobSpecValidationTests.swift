@@ -83,6 +83,19 @@ struct JobSpecValidationTests {
         #expect(try JSONDecoder().decode(JobSpec.self, from: JSONEncoder().encode(capability)) == capability)
     }
 
+    @Test("times and walltimes at the ends of their integer range are judged, not trapped on")
+    func extremeTimes() {
+        var spec = Self.valid()
+        spec.deferral = Deferral(notBeforeMs: .max - 1, deadlineMs: 0)
+        #expect(spec.validate().map(\.field) == ["schedule.deadline"])
+        spec.walltimeSeconds = .max
+        spec.deferral = Deferral(notBeforeMs: 1, deadlineMs: .max)
+        #expect(spec.validate().map(\.field) == ["walltime_seconds", "schedule.deadline"])
+        spec.walltimeSeconds = 3600
+        spec.deferral = Deferral(notBeforeMs: .max, deadlineMs: .max, deferrable: true)
+        #expect(spec.validate().map(\.field) == ["schedule.deadline"])
+    }
+
     @Test("all problems are reported together")
     func allTogether() {
         var spec = Self.valid()

@@ -37,6 +37,24 @@ import Testing
         #expect(pass.deferred.first?.reason == "deferred to 23:00 local for valley price (240.00 → 80.00 CNY)")
     }
 
+    @Test("start times and deadlines at the ends of the integer range neither trap nor start a job early")
+    func extremeTimes() throws {
+        var scheduler = Mesh.scheduler([Self.touSite()])
+        scheduler.enqueue(Mesh.job("late", deferral: Deferral(notBeforeMs: .max - 1)))
+        scheduler.enqueue(Mesh.job("forever", walltime: .max, deferral: Deferral(deadlineMs: .max, deferrable: true)))
+        scheduler.enqueue(Mesh.job("far", deferral: Deferral(notBeforeMs: 0, deadlineMs: .max, deferrable: true)))
+        let pass = scheduler.schedule(nowMs: Self.evening)
+        #expect(pass.placement("late") == nil)
+        let late = try #require(pass.deferred.first { $0.job == "late" })
+        #expect(late.untilMs == Int64.max - 1)
+        // A deadline that never comes: the cheapest start is the next valley.
+        #expect(pass.deferred.first { $0.job == "far" }?.untilMs == Self.evening + 3 * Mesh.hourMs)
+        for id: JobID in ["late", "forever", "far"] {
+            _ = try #require(scheduler.explain(id, nowMs: Self.evening))
+            _ = scheduler.explain(job: Mesh.job(id, deferral: Deferral(notBeforeMs: .max, deadlineMs: .max, deferrable: true)), nowMs: Self.evening)
+        }
+    }
+
     @Test("a deferrable job waits for the valley price and still meets its deadline")
     func valleyPrice() throws {
         var scheduler = Mesh.scheduler([Self.touSite()])
