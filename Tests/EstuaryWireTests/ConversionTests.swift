@@ -38,6 +38,20 @@ struct ConversionTests {
         }
     }
 
+    @Test("a class expression from the wire must be canonical; alternatives survive the trip", arguments: [
+        ("ascend-910b", true), ("nvidia-v100-16g|nvidia-v100-32g", true), (" ascend-910b", false), ("nvidia-v100-16g | nvidia-v100-32g", false),
+        ("a||b", false), ("", false),
+    ])
+    func classExpression(text: String, accepted: Bool) throws {
+        var wire = Estuary_V1_JobSpec(Self.spec)
+        wire.acceleratorClass = text
+        if accepted {
+            #expect(Estuary_V1_JobSpec(try JobSpec(wire: wire)) == wire)
+        } else {
+            #expect(throws: ValidationError.self) { try JobSpec(wire: wire) }
+        }
+    }
+
     @Test("a pool survives the wire, and an impossible one is refused")
     func pool() throws {
         let pool = PoolCapacity(acceleratorClass: "nvidia-h100", count: 64, free: 8, simulated: true)

@@ -48,6 +48,11 @@ extension JobSpec {
             priority: Int(wire.priority)
         )
         problems += validate()
+        // The coordinator sends a class expression in its canonical form (`a|b`, no spaces);
+        // anything else did not come from it, and would not survive the trip back.
+        if problems.isEmpty && resources.classExpression != wire.acceleratorClass {
+            problems.append(FieldError(field: "resources.class", message: "is not in canonical form (\"a|b\", no spaces)"))
+        }
         if !problems.isEmpty { throw ValidationError(problems) }
     }
 }
