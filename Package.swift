@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "EstuaryModel"),
         .target(name: "EstuaryScheduler", dependencies: ["EstuaryModel"]),
         .target(name: "EstuarySimulation", dependencies: ["EstuaryScheduler", "EstuaryModel", "EstuaryConfig"]),
+        // Money (issue #5, in progress): rating, double-entry postings, vouchers. Pure, like the scheduler.
+        .target(name: "EstuaryLedger", dependencies: ["EstuaryModel"]),
 
         // MARK: wire and configuration
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -155,6 +157,7 @@ let package = Package(
         // MARK: tests
         .testTarget(name: "EstuaryModelTests", dependencies: ["EstuaryModel"]),
         .testTarget(name: "EstuarySchedulerTests", dependencies: ["EstuaryScheduler", "EstuarySimulation", "EstuaryModel"]),
+        .testTarget(name: "EstuaryLedgerTests", dependencies: ["EstuaryLedger", "EstuaryModel"]),
         .testTarget(
             name: "EstuaryWireTests",
             dependencies: ["EstuaryWire", .product(name: "NIOCore", package: "swift-nio")]
