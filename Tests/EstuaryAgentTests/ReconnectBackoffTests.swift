@@ -1,18 +1,7 @@
+import EstuaryModel
 import Testing
 
 @testable import EstuaryAgent
-
-/// SplitMix64: a seeded generator, so that a failing run can be replayed from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("Reconnect backoff")
 struct ReconnectBackoffTests {
@@ -38,7 +27,7 @@ struct ReconnectBackoffTests {
     @Test("random delays stay within bounds for many seeds")
     func seededDelaysStayInBounds() {
         for seed in UInt64(1)...200 {
-            var generator = SeededGenerator(state: seed)
+            var generator = SplitMix64(seed: seed)
             for attempt in 0..<20 {
                 let delay = backoff.delay(attempt: attempt, using: &generator)
                 #expect(delay >= .zero && delay <= backoff.ceiling(attempt: attempt), "seed \(seed), attempt \(attempt)")

@@ -364,18 +364,6 @@ struct VoucherCapTests {
     }
 }
 
-/// SplitMix64: a tiny seeded generator, so a failing stream can be replayed from its seed.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Ledger properties over random charge streams")
 struct LedgerPropertyTests {
     static let programs = [
@@ -412,7 +400,7 @@ struct LedgerPropertyTests {
         "every transaction balances, caps and budgets hold, duplicates post once",
         arguments: [1, 2, 3, 7, 42, 2026, 0xDEAD_BEEF] as [UInt64])
     func randomStreams(seed: UInt64) throws {
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMix64(seed: seed)
         var ledger = Ledger()
         for (i, tenant) in Self.tenants.enumerated() {
             try ledger.apply(
