@@ -53,7 +53,7 @@ let package = Package(
         ),
         .target(
             name: "EstuaryConfig",
-            dependencies: ["EstuaryModel", "EstuaryScheduler", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["EstuaryModel", "EstuaryScheduler", "EstuaryLedger", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
 
         // MARK: trust (CA, certificates, identities, secret tokens; no sockets)
@@ -179,7 +179,7 @@ let package = Package(
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
-        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryModel", "EstuaryScheduler"]),
+        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryModel", "EstuaryScheduler", "EstuaryLedger"]),
         .testTarget(
             name: "EstuaryStoreTests", dependencies: ["EstuaryStore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EstuaryAgentTests", dependencies: ["EstuaryAgent", "EstuaryTransport", "EstuaryConfig", "EstuaryTrust"]),

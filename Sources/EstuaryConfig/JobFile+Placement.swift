@@ -184,20 +184,6 @@ extension JobFileReader {
             broken(path, "needs a UTC offset so that it names one instant, e.g. \(example)")
             return nil
         }
-        return Self.epochMilliseconds(dateTime, offsetMinutes: offset.offset)
-    }
-
-    /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-    static func epochMilliseconds(_ dateTime: TOMLDateTime, offsetMinutes: Int) -> Int64 {
-        let month = Int64(dateTime.date.month), day = Int64(dateTime.date.day)
-        let year = Int64(dateTime.date.year) - (month <= 2 ? 1 : 0)
-        let era = (year >= 0 ? year : year - 399) / 400
-        let yearOfEra = year - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        let time = dateTime.time
-        let seconds = days * 86_400 + Int64(time.hour * 3600 + time.minute * 60 + time.second) - Int64(offsetMinutes) * 60
-        return seconds * 1000 + Int64(time.nanoSecond / 1_000_000)
+        return TOMLText.epochMilliseconds(dateTime, offsetMinutes: offset.offset)
     }
 }
