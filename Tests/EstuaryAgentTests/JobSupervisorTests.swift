@@ -150,6 +150,34 @@ struct JobSupervisorTests {
         }
     }
 
+    @Test("a job whose agent stopped after writing launch.json but before spawning its shim is started, not lost")
+    func launchWrittenShimNeverSpawned() async throws {
+        try await withTemporaryDirectory { directory in
+            // What the first agent left: the job accepted and saved, its launch.json written, no
+            // shim (killed between the two), so no shim.log either.
+            let first = try supervisor(directory)
+            let assign = assignment("job-s", command: ["/bin/echo", "ran"])
+            let record = JobRecord(jobID: "job-s", attempt: 1, spec: assign.spec, state: .starting, acceptedAtMs: 1)
+            _ = try first.outbox.save(record, emitting: [], nowMs: 1)
+            let driver = ProcessDriver(configuration: driverConfiguration(), jobsDirectory: directory + "/jobs")
+            let jobDirectory = driver.jobDirectory(for: "job-s", attempt: 1)
+            try JobDirectoryIO.makeDirectories(jobDirectory)
+            try JobDirectoryIO.writeAtomically(
+                ShimLaunch(command: ["/bin/echo", "ran"], environment: [:], walltimeSeconds: 60, killGraceMilliseconds: 100),
+                directory: jobDirectory, file: ShimFiles.launch)
+
+            let second = try supervisor(directory)
+            try await second.recover()
+            #expect(try await eventually {
+                try await second.poll()
+                return await second.activeJobs().isEmpty
+            })
+            let states = try updates(second.outbox, job: "job-s").map(\.state)
+            #expect(states.last == .succeeded, "\(states)")
+            #expect(!states.contains(.lost))
+        }
+    }
+
     @Test("a job whose shim vanished while the agent was down is reported LOST")
     func reportsLostJob() async throws {
         try await withTemporaryDirectory { directory in

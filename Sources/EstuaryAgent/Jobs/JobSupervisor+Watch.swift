@@ -48,8 +48,16 @@ extension JobSupervisor {
                 try finish(key, state: .cancelled, message: "cancelled before it started", usage: nil)
             } else if agentRestarted, let directory = existingLaunch(for: record) {
                 // The shim may have been launched without its pid being recorded.
+                let shim = Self.findShim(directory: directory)
+                if shim == nil, !JobDirectoryIO.exists(JobDirectoryIO.path(directory, ShimFiles.shimLog)) {
+                    // posix_spawn creates shim.log (the shim's output) before the shim runs, and
+                    // the shim starts the job: without it no shim, and so no job, ever ran. The
+                    // agent stopped between writing launch.json and spawning; start it now.
+                    try start(key)
+                    return
+                }
                 record.jobDirectory = directory
-                record.shimPID = Self.findShim(directory: directory) ?? 0
+                record.shimPID = shim ?? 0
                 active[key] = record
                 try check(key, agentRestarted: true)
             } else {
