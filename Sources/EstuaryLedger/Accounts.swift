@@ -133,10 +133,11 @@ public enum AccountID: Sendable, Hashable {
     /// and allowances never below zero, which is what makes "never overspent" a ledger rule rather
     /// than a hope. Receivables, fees, funding, quota and the outside world are unbounded: they are
     /// the other side of those limited accounts.
-    public func lowestBalance(creditLimit: (TenantID) -> Fen) -> Fen? {
+    /// `creditLimit` gives a tenant's credit line, nil when it has no limit (and so no floor).
+    public func lowestBalance(creditLimit: (TenantID) -> Fen?) -> Fen? {
         switch self {
         case .wallet(let tenant):
-            let limit = creditLimit(tenant)
+            guard let limit = creditLimit(tenant) else { return nil }
             return limit > 0 ? -limit : 0  // a negative limit means none, not a floor above zero
         case .voucherBudget, .voucherAllowance: return 0
         case .voucherFunding, .voucherQuota, .siteReceivable, .platformFee, .external: return nil

@@ -12,8 +12,19 @@ import EstuaryModel
 public struct Ledger: Sendable, Equatable {
     /// Every account that was ever posted to, with its balance (see `Posting` for the sign).
     public private(set) var balances: [AccountID: Fen] = [:]
-    /// Each tenant's credit line in fen: its wallet may go down to minus this. Absent means 0.
+    /// Each tenant's credit line in fen: its wallet may go down to minus this. A tenant absent
+    /// here and from `unlimitedCredit` has `defaultCreditLimit`.
     public private(set) var creditLimits: [TenantID: Fen] = [:]
+    /// Tenants whose wallet has no floor (postpaid without limit).
+    public private(set) var unlimitedCredit: Set<TenantID> = []
+    /// The credit line of a tenant nobody set one for: 0 (a prepaid wallet) unless the owner
+    /// says otherwise; nil means no limit.
+    public var defaultCreditLimit: Fen? = 0
+    /// Whether the journal is kept in memory. A long-running owner whose store already makes
+    /// posting idempotent (the coordinator's) turns it off so that memory does not grow with
+    /// history; `transaction(id:)`, `reverse(id:)` and repeat detection then see only what the
+    /// store passes in again.
+    public let retainsJournal: Bool
     /// The live holds, by job.
     public private(set) var holds: [JobID: Hold] = [:]
     /// Every applied transaction, in the order it was applied.
@@ -23,7 +34,32 @@ public struct Ledger: Sendable, Equatable {
     private var reversedBy: [String: String] = [:]
     private var heldByTenant: [TenantID: Fen] = [:]
 
-    public init() {}
+    public init(retainingJournal: Bool = true) {
+        retainsJournal = retainingJournal
+    }
+
+    /// A ledger restored from stored balances and holds (no journal), refusing a state whose
+    /// balances do not sum to zero or whose holds do not fit the balances: the coordinator's
+    /// reconciliation at start.
+    public init(
+        balances: [AccountID: Fen], creditLimits: [TenantID: Fen?], defaultCreditLimit: Fen?, holds: [Hold]
+    ) throws(LedgerError) {
+        retainsJournal = false
+        self.defaultCreditLimit = defaultCreditLimit
+        let sum = balances.values.reduce(Int128(0)) { $0 + Int128($1) }
+        guard sum == 0 else { throw .unbalanced(transaction: "stored balances", sum: Fen(clamping: sum)) }
+        self.balances = balances
+        for (tenant, limit) in creditLimits { try setCreditLimit(limit, for: tenant) }
+        for hold in holds {
+            guard hold.amount >= 0, hold.amount <= hold.reserved, self.holds[hold.job] == nil else {
+                throw .invalid("stored hold of job \(hold.job) is inconsistent")
+            }
+            guard Fen(exactly: Int128(held(by: hold.tenant)) + Int128(hold.amount)) != nil else {
+                throw .overflow("holds of tenant \(hold.tenant)")
+            }
+            replaceHold(hold)
+        }
+    }
 
     /// The balance of `account`; 0 for an account never posted to.
     public func balance(_ account: AccountID) -> Fen { balances[account] ?? 0 }
@@ -37,16 +73,30 @@ public struct Ledger: Sendable, Equatable {
     /// What `tenant`'s live holds reserve.
     public func held(by tenant: TenantID) -> Fen { heldByTenant[tenant] ?? 0 }
 
-    /// What `tenant` can still spend or reserve: wallet balance − holds + credit limit.
-    public func available(to tenant: TenantID) -> Int128 {
-        Int128(balance(.wallet(tenant))) - Int128(held(by: tenant)) + Int128(creditLimits[tenant] ?? 0)
+    /// What `tenant` can still spend or reserve: wallet balance − holds + credit limit; nil when
+    /// its credit has no limit.
+    public func available(to tenant: TenantID) -> Int128? {
+        guard let limit = creditLimit(of: tenant) else { return nil }
+        return Int128(balance(.wallet(tenant))) - Int128(held(by: tenant)) + Int128(limit)
     }
 
-    /// Sets a tenant's credit line. Lowering it below what the tenant already owes is allowed: it
-    /// takes nothing back, it only stops further spending until the wallet is topped up.
-    public mutating func setCreditLimit(_ limit: Fen, for tenant: TenantID) throws(LedgerError) {
+    /// The tenant's credit line in fen; nil when it has no limit.
+    public func creditLimit(of tenant: TenantID) -> Fen? {
+        if unlimitedCredit.contains(tenant) { return nil }
+        return creditLimits[tenant] ?? defaultCreditLimit
+    }
+
+    /// Sets a tenant's credit line (nil: no limit). Lowering it below what the tenant already owes
+    /// is allowed: it takes nothing back, it only stops further spending until the wallet is topped up.
+    public mutating func setCreditLimit(_ limit: Fen?, for tenant: TenantID) throws(LedgerError) {
+        guard let limit else {
+            creditLimits[tenant] = nil
+            unlimitedCredit.insert(tenant)
+            return
+        }
         guard limit >= 0 else { throw .invalid("a credit limit cannot be negative, got \(limit) fen for \(tenant)") }
-        creditLimits[tenant] = limit == 0 ? nil : limit
+        unlimitedCredit.remove(tenant)
+        creditLimits[tenant] = limit
     }
 
     // MARK: Posting
@@ -68,7 +118,7 @@ public struct Ledger: Sendable, Equatable {
     /// refund always lands even in a wallet that is already below a lowered credit line.
     @discardableResult
     public mutating func apply(_ transaction: LedgerTransaction) throws(LedgerError) -> Applied {
-        try post(transaction, drawingOn: nil)
+        try post(transaction, drawingOn: nil, walletFloor: true)
     }
 
     /// Posts the exact negation of transaction `id` under the id `reversalID` (by default
@@ -83,9 +133,13 @@ public struct Ledger: Sendable, Equatable {
     }
 
     /// The one place balances change. With `job`, the tenant's wallet debit is first taken out of
-    /// that job's hold, so a settlement can spend the money reserved for it.
+    /// that job's hold, so a settlement can spend the money reserved for it. Without
+    /// `walletFloor`, a wallet may end below its credit line (usage already consumed is always
+    /// recorded; see `postCharge`); every other floor still holds.
     @discardableResult
-    private mutating func post(_ transaction: LedgerTransaction, drawingOn job: JobID?) throws(LedgerError) -> Applied {
+    private mutating func post(_ transaction: LedgerTransaction, drawingOn job: JobID?, walletFloor: Bool) throws(
+        LedgerError
+    ) -> Applied {
         try transaction.validate()
         if let index = positions[transaction.id] {
             let earlier = journal[index]
@@ -124,7 +178,9 @@ public struct Ledger: Sendable, Equatable {
             guard let after = Fen(exactly: Int128(before) + net) else {
                 throw .overflow("balance of \(account.text) in \(transaction.id)")
             }
-            if net < 0, var floor = account.lowestBalance(creditLimit: { self.creditLimits[$0] ?? 0 }) {
+            if net < 0, walletFloor || account.walletTenant == nil,
+                var floor = account.lowestBalance(creditLimit: { self.creditLimit(of: $0) })
+            {
                 if let tenant = account.walletTenant {
                     // Holds of other jobs, and what is left of this job's, stay reserved.
                     var held = Int128(held(by: tenant))
@@ -143,9 +199,11 @@ public struct Ledger: Sendable, Equatable {
 
         for (account, after) in newBalances { balances[account] = after }
         if let newHold { replaceHold(newHold) }
-        positions[transaction.id] = journal.count
-        journal.append(transaction)
-        if let target = transaction.reverses { reversedBy[target] = transaction.id }
+        if retainsJournal {
+            positions[transaction.id] = journal.count
+            journal.append(transaction)
+            if let target = transaction.reverses { reversedBy[target] = transaction.id }
+        }
         return .posted
     }
 
@@ -167,12 +225,11 @@ public struct Ledger: Sendable, Equatable {
             }
             return existing
         }
-        let available = available(to: tenant)
         guard Fen(exactly: Int128(held(by: tenant)) + Int128(amount)) != nil else { throw .exceedsLedgerRange(amount) }
-        guard Int128(amount) <= available else {
+        if let available = available(to: tenant), Int128(amount) > available {
             throw .insufficientFunds(
                 tenant: tenant, requested: amount, available: Fen(clamping: available),
-                balance: balance(.wallet(tenant)), held: held(by: tenant), creditLimit: creditLimits[tenant] ?? 0)
+                balance: balance(.wallet(tenant)), held: held(by: tenant), creditLimit: creditLimit(of: tenant) ?? 0)
         }
         let hold = Hold(job: job, tenant: tenant, reserved: amount, amount: amount, expiresAtMs: expiresAtMs)
         replaceHold(hold)
@@ -200,7 +257,7 @@ public struct Ledger: Sendable, Equatable {
     public mutating func settle(job: JobID, charges: [LedgerTransaction]) throws(LedgerError) -> Settlement {
         var staged = self
         var results: [Applied] = []
-        for charge in charges { results.append(try staged.post(charge, drawingOn: job)) }
+        for charge in charges { results.append(try staged.post(charge, drawingOn: job, walletFloor: true)) }
         let released = staged.release(job: job)?.amount ?? 0
         self = staged
         return Settlement(results: results, released: released)
@@ -246,6 +303,14 @@ public struct Hold: Sendable, Hashable, Codable {
     /// When the hold lapses if the job never settles (`Ledger.expireHolds`). The caller sets it
     /// from the job's walltime plus a grace period; the ledger reads no clock.
     public var expiresAtMs: Int64
+
+    public init(job: JobID, tenant: TenantID, reserved: Fen, amount: Fen, expiresAtMs: Int64) {
+        self.job = job
+        self.tenant = tenant
+        self.reserved = reserved
+        self.amount = amount
+        self.expiresAtMs = expiresAtMs
+    }
 }
 
 /// Why a job's hold was refused, with what the admission answer should tell the user.
@@ -283,6 +348,11 @@ extension Ledger {
         public var redemption: Redemption?
         /// Fen the voucher paid towards this charge.
         public var voucherAmount: Fen
+        /// The year's budget and allowance openings posted first because this charge was their
+        /// first draw, in the order applied; the owner stores them with the charge.
+        public var openings: [LedgerTransaction]
+        /// The voucher draw, if the voucher paid anything.
+        public var draw: VoucherDraw?
     }
 
     /// Rates one charge against a voucher programme and posts it, in one atomic step: reads what
@@ -292,11 +362,16 @@ extension Ledger {
     /// zero, so no interleaving of ratings can overspend either by a fen.
     ///
     /// A charge posted before is not redeemed again: it is rebuilt with the voucher part it got
-    /// then and must match (`alreadyApplied`), else `conflictingRepeat`.
+    /// then and must match (`alreadyApplied`), else `conflictingRepeat` (with a retained journal;
+    /// without one, the owner's store is what keeps a charge from posting twice).
+    ///
+    /// With `overdraft`, the tenant's wallet may end below its credit line: usage that already ran
+    /// is recorded, never refused, and the debt then blocks new holds until it is paid. Admission
+    /// holds are what keep that from happening in practice.
     @discardableResult
     public mutating func postCharge(
         _ charge: VoucherCharge, tenant: TenantProfile, program: VoucherProgram?, fee: PlatformFee,
-        drawingOnHoldOf job: JobID? = nil
+        drawingOnHoldOf job: JobID? = nil, overdraft: Bool = false
     ) throws(LedgerError) -> ChargeOutcome {
         guard charge.tenant == tenant.tenant else {
             throw .invalid("charge \(charge.id) is for tenant \(charge.tenant) but the profile is \(tenant.tenant)")
@@ -308,12 +383,13 @@ extension Ledger {
                 return VoucherDraw(program: program, year: year, amount: -posting.amount)
             }.first
             let again = try ChargePosting.transaction(for: charge, voucher: draw, fee: fee)
-            let applied = try post(again, drawingOn: job)
+            let applied = try post(again, drawingOn: job, walletFloor: !overdraft)
             return ChargeOutcome(
-                applied: applied, transaction: earlier, redemption: nil, voucherAmount: draw?.amount ?? 0)
+                applied: applied, transaction: earlier, redemption: nil, voucherAmount: draw?.amount ?? 0,
+                openings: [], draw: draw)
         }
 
-        var staged = self
+        var openings: [LedgerTransaction] = []
         var draw: VoucherDraw?
         var redemption: Redemption?
         if let program {
@@ -321,8 +397,10 @@ extension Ledger {
             if let year = try? program.year(atMs: charge.atMs) {
                 let budgetOpening = program.budgetOpening(year: year)
                 let allowanceOpening = program.allowanceOpening(for: tenant, year: year)
-                let budgetOpened = transaction(id: budgetOpening.id) != nil
-                let allowanceOpened = transaction(id: allowanceOpening.id) != nil
+                // An account exists once its opening was posted (balances keep every account ever
+                // posted to), which holds with or without a retained journal.
+                let budgetOpened = balances[.voucherBudget(program.id, year: year)] != nil
+                let allowanceOpened = balances[.voucherAllowance(program.id, tenant.tenant, year: year)] != nil
                 let decision = program.redemption(
                     for: charge.amount, item: charge.item, providerOrganisation: charge.providerOrganisation,
                     tenant: tenant, atMs: charge.atMs,
@@ -332,8 +410,8 @@ extension Ledger {
                         : program.annualCap(for: tenant.category))
                 redemption = decision
                 if decision.amount > 0 {
-                    if !budgetOpened { try staged.post(budgetOpening, drawingOn: nil) }
-                    if !allowanceOpened { try staged.post(allowanceOpening, drawingOn: nil) }
+                    if !budgetOpened { openings.append(budgetOpening) }
+                    if !allowanceOpened { openings.append(allowanceOpening) }
                     draw = VoucherDraw(program: program.id, year: year, amount: decision.amount)
                 }
             } else {
@@ -345,9 +423,18 @@ extension Ledger {
             }
         }
         let transaction = try ChargePosting.transaction(for: charge, voucher: draw, fee: fee)
-        let applied = try staged.post(transaction, drawingOn: job)
-        self = staged
+        let applied: Applied
+        if openings.isEmpty {
+            // `post` is atomic on its own: no copy of the ledger on the hot path.
+            applied = try post(transaction, drawingOn: job, walletFloor: !overdraft)
+        } else {
+            var staged = self
+            for opening in openings { try staged.post(opening, drawingOn: nil, walletFloor: true) }
+            applied = try staged.post(transaction, drawingOn: job, walletFloor: !overdraft)
+            self = staged
+        }
         return ChargeOutcome(
-            applied: applied, transaction: transaction, redemption: redemption, voucherAmount: draw?.amount ?? 0)
+            applied: applied, transaction: transaction, redemption: redemption, voucherAmount: draw?.amount ?? 0,
+            openings: openings, draw: draw)
     }
 }

@@ -479,7 +479,7 @@ struct LedgerPropertyTests {
             } else if roll < 93 {
                 let tenant = Self.tenants.randomElement(using: &rng)!.tenant
                 let amount = Fen.random(in: 1...60_000, using: &rng)
-                let available = ledger.available(to: tenant)
+                let available = try #require(ledger.available(to: tenant), context)
                 do {
                     try ledger.hold(
                         job: JobID(rawValue: "j\(step)"), tenant: tenant, amount: amount,
@@ -519,7 +519,7 @@ struct LedgerPropertyTests {
             let held = ledger.holds.values.filter { $0.tenant == tenant }.reduce(Fen(0)) { $0 + $1.amount }
             try #require(ledger.held(by: tenant) == held, context)
             // Credit limits are never lowered here, so holds never exceed what the wallet can pay.
-            try #require(ledger.available(to: tenant) >= 0, context)
+            try #require(try #require(ledger.available(to: tenant), context) >= 0, context)
         }
         try #require(Set(ledger.journal.map(\.id)).count == ledger.journal.count, context)
         var drawnFromBudget: [AccountID: Int128] = [:]
@@ -553,6 +553,63 @@ struct LedgerPropertyTests {
                 try #require(balance >= 0 && drawn <= cap && cap - drawn == Int128(balance), context)
             default: break
             }
+        }
+    }
+}
+
+@Suite("The ledger as the coordinator runs it: credit lines, overdraft, no journal")
+struct LedgerOwnerModeTests {
+    @Test("a tenant without a limit can always be held for; the default limit applies to unset tenants")
+    func unlimitedCredit() throws {
+        var ledger = Ledger()
+        #expect(ledger.available(to: "acme") == 0)
+        ledger.defaultCreditLimit = nil
+        #expect(ledger.available(to: "acme") == nil)
+        try ledger.hold(job: "j1", tenant: "acme", amount: 5_000_000_000, expiresAtMs: 1)
+        try ledger.setCreditLimit(100, for: "beta")
+        #expect(ledger.available(to: "beta") == 100)
+        #expect(throws: HoldRefusal.self) { try ledger.hold(job: "j2", tenant: "beta", amount: 101, expiresAtMs: 1) }
+        try ledger.setCreditLimit(nil, for: "beta")
+        try ledger.hold(job: "j2", tenant: "beta", amount: 101, expiresAtMs: 1)
+        try ledger.setCreditLimit(0, for: "gamma")
+        #expect(ledger.available(to: "gamma") == 0)
+    }
+
+    @Test("usage is posted past the credit line with overdraft, refused without, and then blocks holds")
+    func overdraft() throws {
+        var ledger = Ledger()
+        try ledger.apply(LedgerTransaction.topUp(id: "t1", tenant: "acme", amount: 5_000))
+        #expect(throws: LedgerError.self) {
+            try ledger.postCharge(charge("r1", 8_000), tenant: acme, program: nil, fee: .none)
+        }
+        try ledger.postCharge(charge("r1", 8_000), tenant: acme, program: nil, fee: .none, overdraft: true)
+        #expect(ledger.balance(.wallet("acme")) == -3_000)
+        #expect(ledger.available(to: "acme") == -3_000)
+        #expect(throws: HoldRefusal.self) { try ledger.hold(job: "j1", tenant: "acme", amount: 1, expiresAtMs: 1) }
+        #expect(ledger.sumOfBalances == 0)
+    }
+
+    @Test("without a journal, openings are found from balances and reported once; a restore checks the sum")
+    func noJournal() throws {
+        var ledger = Ledger(retainingJournal: false)
+        try ledger.apply(LedgerTransaction.topUp(id: "t1", tenant: "acme", amount: 1_000_000))
+        let first = try ledger.postCharge(charge("r1", 10_000), tenant: acme, program: program(), fee: .none)
+        #expect(first.openings.map(\.kind) == [.voucherBudgetOpening, .voucherAllowanceOpening])
+        #expect(first.voucherAmount == 3_000)
+        let second = try ledger.postCharge(charge("r2", 10_000), tenant: acme, program: program(), fee: .none)
+        #expect(second.openings.isEmpty)
+        #expect(ledger.journal.isEmpty)
+        #expect(ledger.balance(.voucherAllowance("test", "acme", year: 2026)) == 100_000 - 6_000)
+
+        try ledger.hold(job: "j1", tenant: "acme", amount: 500, expiresAtMs: 9)
+        let restored = try Ledger(
+            balances: ledger.balances, creditLimits: ["acme": 0], defaultCreditLimit: nil, holds: Array(ledger.holds.values))
+        #expect(restored.balances == ledger.balances)
+        #expect(restored.held(by: "acme") == 500)
+        var skewed = ledger.balances
+        skewed[.platformFee, default: 0] += 1
+        #expect(throws: LedgerError.self) {
+            try Ledger(balances: skewed, creditLimits: [:], defaultCreditLimit: nil, holds: [])
         }
     }
 }
