@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "EstuaryModel"),
         .target(name: "EstuaryScheduler", dependencies: ["EstuaryModel"]),
         .target(name: "EstuarySimulation", dependencies: ["EstuaryScheduler", "EstuaryModel", "EstuaryConfig"]),
-        // Money (issue #5, in progress): rating, double-entry postings, vouchers. Pure, like the scheduler.
+        // Money: rating, double-entry postings, vouchers, settlement. Pure, like the scheduler.
         .target(name: "EstuaryLedger", dependencies: ["EstuaryModel"]),
 
         // MARK: wire and configuration
@@ -84,7 +84,7 @@ let package = Package(
         .target(
             name: "EstuaryStore",
             dependencies: [
-                "EstuaryModel",
+                "EstuaryModel", "EstuaryLedger",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -93,7 +93,7 @@ let package = Package(
             name: "EstuaryCoordinator",
             dependencies: [
                 "EstuaryModel", "EstuaryWire", "EstuaryConfig", "EstuaryTransport", "EstuaryStore", "EstuaryTrust",
-                "EstuaryScheduler",
+                "EstuaryScheduler", "EstuaryLedger",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -115,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "estuary-coordinator",
             dependencies: [
-                "EstuaryCoordinator", "EstuaryModel", "EstuaryConfig", "EstuaryScheduler",
+                "EstuaryCoordinator", "EstuaryModel", "EstuaryConfig", "EstuaryScheduler", "EstuaryLedger",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -132,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "estuaryctl",
             dependencies: [
-                "EstuaryModel", "EstuaryConfig", "EstuaryScheduler",
+                "EstuaryModel", "EstuaryConfig", "EstuaryScheduler", "EstuaryLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -144,7 +144,7 @@ let package = Package(
             name: "estuary-bench",
             dependencies: [
                 "EstuaryModel", "EstuaryWire", "EstuaryTransport", "EstuaryConfig", "EstuaryTrust", "EstuaryScheduler",
-                "EstuarySimulation",
+                "EstuarySimulation", "EstuaryCoordinator", "EstuaryStore", "EstuaryLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -195,7 +195,7 @@ let package = Package(
         .testTarget(
             name: "EstuaryIntegrationTests",
             dependencies: [
-                "EstuaryModel", "EstuaryWire", "EstuaryTransport", "EstuaryTrust",
+                "EstuaryModel", "EstuaryWire", "EstuaryTransport", "EstuaryTrust", "EstuaryLedger",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),

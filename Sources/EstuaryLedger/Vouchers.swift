@@ -60,6 +60,40 @@ public struct VoucherProgram: Sendable, Hashable, Codable {
         self.utcOffsetMinutes = utcOffsetMinutes
     }
 
+    enum CodingKeys: String, CodingKey {
+        case id, name, rounding
+        case validFromMs = "valid_from_ms"
+        case validUntilMs = "valid_until_ms"
+        case annualBudget = "annual_budget_fen"
+        case coverageBasisPoints = "coverage_bp"
+        case domesticCoverageBasisPoints = "domestic_coverage_bp"
+        case tenantAnnualCap = "tenant_annual_cap_fen"
+        case categoryCaps = "category_caps_fen"
+        case eligibleKinds = "eligible_kinds"
+        case approvedProviders = "approved_providers"
+        case utcOffsetMinutes = "utc_offset_minutes"
+    }
+
+    /// Optional keys take the defaults of `init` (no category caps, intelligent compute, no
+    /// approved list, UTC+8), as in the TOML form.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try c.decode(VoucherProgramID.self, forKey: .id), name: try c.decode(String.self, forKey: .name),
+            validFromMs: try c.decode(Int64.self, forKey: .validFromMs),
+            validUntilMs: try c.decode(Int64.self, forKey: .validUntilMs),
+            annualBudget: try c.decode(Fen.self, forKey: .annualBudget),
+            coverageBasisPoints: try c.decode(Int.self, forKey: .coverageBasisPoints),
+            domesticCoverageBasisPoints: try c.decodeIfPresent(Int.self, forKey: .domesticCoverageBasisPoints),
+            tenantAnnualCap: try c.decode(Fen.self, forKey: .tenantAnnualCap),
+            categoryCaps: try c.decodeIfPresent([String: Fen].self, forKey: .categoryCaps) ?? [:],
+            eligibleKinds: try c.decodeIfPresent(Set<AcceleratorSpec.Kind>.self, forKey: .eligibleKinds)
+                ?? Self.intelligentCompute,
+            approvedProviders: try c.decodeIfPresent(Set<String>.self, forKey: .approvedProviders),
+            rounding: try c.decode(RoundingRule.self, forKey: .rounding),
+            utcOffsetMinutes: try c.decodeIfPresent(Int.self, forKey: .utcOffsetMinutes) ?? 480)
+    }
+
     /// The default eligible kinds: GPU, NPU and DCU.
     public static let intelligentCompute: Set<AcceleratorSpec.Kind> = [.gpu, .npu, .dcu]
 

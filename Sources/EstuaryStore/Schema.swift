@@ -77,8 +77,89 @@ enum Schema {
                     ALTER TABLE jobs ADD COLUMN excluded_sites TEXT NOT NULL DEFAULT '[]';
                     """)
         }
+        migrator.registerMigration("v4: money (tenants, prices, voucher programmes, ledger, holds, periods)") { db in
+            try db.execute(sql: moneyTables)
+        }
         return migrator
     }
+
+    /// The ledger's tables. `ledger_transactions` is the journal: one row per balanced transaction,
+    /// its postings in `LedgerCodec`'s compact form, and for a usage charge the rated lines
+    /// (`charge`). Postings are immutable: triggers refuse every UPDATE and DELETE, and refuse an
+    /// INSERT into a period that is closed, so a closed period's totals can never move.
+    /// `ledger_balances` is the running balance per account, written in the same transaction as
+    /// the postings that change it; on start it must sum to zero, or the coordinator refuses to run.
+    static let moneyTables = """
+        CREATE TABLE tenants (
+            id TEXT PRIMARY KEY NOT NULL,
+            organisation TEXT NOT NULL,
+            affiliates TEXT NOT NULL,
+            category TEXT,
+            credit_limit_fen INTEGER,
+            voucher_program TEXT,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL
+        );
+        CREATE TABLE price_versions (
+            site_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            effective_from_ms INTEGER NOT NULL,
+            book TEXT NOT NULL,
+            services TEXT NOT NULL,
+            source TEXT NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            PRIMARY KEY (site_id, version)
+        );
+        CREATE TABLE voucher_programs (
+            id TEXT PRIMARY KEY NOT NULL,
+            program TEXT NOT NULL,
+            created_at_ms INTEGER NOT NULL
+        );
+        CREATE TABLE billing_periods (
+            period TEXT PRIMARY KEY NOT NULL,
+            closed_at_ms INTEGER NOT NULL,
+            report TEXT NOT NULL
+        );
+        CREATE TABLE ledger_transactions (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            period TEXT NOT NULL,
+            at_ms INTEGER NOT NULL,
+            postings TEXT NOT NULL,
+            memo TEXT NOT NULL,
+            reverses TEXT,
+            charge TEXT
+        );
+        CREATE INDEX ledger_transactions_by_period ON ledger_transactions(period, seq);
+        CREATE TRIGGER ledger_transactions_no_update BEFORE UPDATE ON ledger_transactions
+        BEGIN
+            SELECT RAISE(ABORT, 'ledger postings are immutable; post a reversal');
+        END;
+        CREATE TRIGGER ledger_transactions_no_delete BEFORE DELETE ON ledger_transactions
+        BEGIN
+            SELECT RAISE(ABORT, 'ledger postings are immutable; post a reversal');
+        END;
+        CREATE TRIGGER ledger_transactions_open_period BEFORE INSERT ON ledger_transactions
+        WHEN EXISTS (SELECT 1 FROM billing_periods WHERE period = NEW.period)
+        BEGIN
+            SELECT RAISE(ABORT, 'the period is closed');
+        END;
+        CREATE TABLE ledger_balances (
+            account TEXT PRIMARY KEY NOT NULL,
+            balance INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE ledger_holds (
+            job_id TEXT PRIMARY KEY NOT NULL,
+            tenant TEXT NOT NULL,
+            reserved INTEGER NOT NULL,
+            amount INTEGER NOT NULL,
+            expires_at_ms INTEGER NOT NULL
+        );
+        ALTER TABLE usage_records ADD COLUMN period TEXT;
+        ALTER TABLE usage_records ADD COLUMN unrated TEXT;
+        CREATE INDEX usage_by_period ON usage_records(period);
+        """
 
     /// Secrets are stored only as SHA-256 of the secret part (`secret_hash`); the id is public.
     /// `audit_log` is append-only: triggers refuse every UPDATE and DELETE, so a bug (or a

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EstuaryConfig
 import EstuaryCoordinator
+import EstuaryLedger
 import EstuaryModel
 import EstuaryScheduler
 import Logging
@@ -82,6 +83,15 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Scheduler policy (TOML): latency between regions, tenant weights and quotas, presets; see Agents/policy.example.toml.")
     var policy: String?
 
+    @Option(help: "The platform's commission on every charge, in basis points (250 = 2.5 %); truncated, so rounding never takes a fen from a site.")
+    var platformFeeBp: Int = 0
+
+    @Option(help: "Credit line of tenants nobody registered, in CNY, or 'none' for no limit (postpaid). Registered tenants have their own (estuaryctl tenant create).")
+    var defaultCreditLimit: String = "none"
+
+    @Option(help: "How a charge line is rounded to the fen: half_up or truncate (docs/MONEY.md).")
+    var ratingRounding: String = "half_up"
+
     @Option(help: "Name of this coordinator, sent to agents in Welcome.")
     var coordinatorID: String = "coordinator"
 
@@ -144,6 +154,20 @@ struct Run: AsyncParsableCommand {
             } catch {
                 problems.append("--policy: \(error)")
             }
+        }
+        configuration.metering.platformFee = PlatformFee(basisPoints: platformFeeBp)
+        if !(0...10_000).contains(platformFeeBp) { problems.append("--platform-fee-bp: must be 0…10000") }
+        if defaultCreditLimit == "none" {
+            configuration.metering.defaultCreditLimitFen = nil
+        } else if let fen = ExactText.fen(cny: defaultCreditLimit), fen >= 0 {
+            configuration.metering.defaultCreditLimitFen = fen
+        } else {
+            problems.append("--default-credit-limit: expected a CNY amount such as 50000 or 0.50, or 'none'")
+        }
+        if let rule = RoundingRule(rawValue: ratingRounding) {
+            configuration.metering.ratingRule = rule
+        } else {
+            problems.append("--rating-rounding: expected half_up or truncate")
         }
         problems += configuration.validate()
         guard problems.isEmpty else {

@@ -157,7 +157,10 @@ struct APIJobHandlers<Backend: CoordinatorBackend>: Sendable {
         var scope: JobScope?
         if principal.role == .tenant, let job = asked.job { scope = try await backend.jobScope(job) }
         switch AccessPolicy.usage(principal, asked, job: scope) {
-        case .success(let query): return APIJSON.response(try await backend.usage(query))
+        case .success(let query):
+            // With a ledger, each record comes with what it cost (`metered`).
+            if let money = backend.money { return APIJSON.response(try await money.meteredUsage(query)) }
+            return APIJSON.response(try await backend.usage(query))
         case .failure(let denial):
             throw APIError.forbidden(denial, action: "usage.read", target: asked.job.map { "job:\($0)" } ?? "/v1/usage")
         }

@@ -15,6 +15,7 @@ struct APIResponder<Backend: CoordinatorBackend>: HTTPResponder {
     let backend: Backend
     let jobs: APIJobHandlers<Backend>
     let trustRoutes: APITrustHandlers
+    let moneyRoutes: APIMoneyHandlers
     let authenticator: Authenticator
     let limiter: RateLimiter
     let logger: Logger
@@ -25,6 +26,8 @@ struct APIResponder<Backend: CoordinatorBackend>: HTTPResponder {
         self.authenticator = Authenticator(trust: backend.trust)
         self.trustRoutes = APITrustHandlers(
             trust: backend.trust, tokenCache: authenticator.cache, body: BodyReader(maxBodyBytes: configuration.maxBodyBytes))
+        self.moneyRoutes = APIMoneyHandlers(
+            money: backend.money, trust: backend.trust, body: BodyReader(maxBodyBytes: configuration.maxBodyBytes))
         self.limiter =
             limiterClock.map { RateLimiter(limit: configuration.rateLimit, clock: $0) } ?? RateLimiter(limit: configuration.rateLimit)
         self.logger = logger
@@ -120,6 +123,7 @@ struct APIResponder<Backend: CoordinatorBackend>: HTTPResponder {
         case .capacity: return APIJSON.response(try await backend.capacity())
         case .usage: return try await jobs.usage(request, principal)
         case .sites: return APIJSON.response(AccessPolicy.sites(principal, try await backend.sites()))
+        case .money(let route): return try await moneyRoutes.handle(route, request, principal, caller)
         case .addSite, .revokeSite, .createToken, .listTokens, .revokeToken, .audit:
             if let denial = AccessPolicy.adminOnly(principal, Self.adminWhat(route)) {
                 throw APIError.forbidden(denial, action: route.action, target: route.target)

@@ -25,6 +25,8 @@ enum APIRoute: Sendable, Hashable {
     case listTokens
     case revokeToken(String)
     case audit
+    /// Tenants, prices, vouchers, bills and settlement (``MoneyRoute``).
+    case money(MoneyRoute)
 
     enum Match: Sendable, Hashable {
         case route(APIRoute)
@@ -60,7 +62,9 @@ enum APIRoute: Sendable, Hashable {
             byMethod = [.post: .revokeSite(SiteID(rawValue: segments[2]))]
         case 4 where segments[0] == "v1" && segments[1] == "tokens" && segments[3] == "revoke":
             byMethod = [.post: .revokeToken(segments[2])]
-        default: return .notFound
+        default:
+            guard let money = MoneyRoute.match(segments) else { return .notFound }
+            byMethod = money.mapValues { .money($0) }
         }
         if let route = byMethod[method] { return .route(route) }
         return .methodNotAllowed(allowed: byMethod.keys.sorted { $0.rawValue < $1.rawValue })
@@ -85,6 +89,7 @@ enum APIRoute: Sendable, Hashable {
         case .createToken, .listTokens: "/v1/tokens"
         case .revokeToken: "/v1/tokens/{id}/revoke"
         case .audit: "/v1/audit"
+        case .money(let route): route.pattern
         }
     }
 
@@ -124,6 +129,7 @@ enum APIRoute: Sendable, Hashable {
         case .listTokens: "token.list"
         case .revokeToken: "token.revoke"
         case .audit: "audit.read"
+        case .money(let route): route.action
         }
     }
 
@@ -131,6 +137,7 @@ enum APIRoute: Sendable, Hashable {
     var isMutating: Bool {
         switch self {
         case .submitJob, .cancelJob, .addSite, .revokeSite, .enroll, .createToken, .revokeToken: true
+        case .money(let route): route.isMutating
         default: false
         }
     }
@@ -141,6 +148,7 @@ enum APIRoute: Sendable, Hashable {
         case .getJob(let id), .cancelJob(let id), .jobLogs(let id): "job:\(id)"
         case .revokeSite(let id): "site:\(id)"
         case .revokeToken(let id): "token:\(id)"
+        case .money(let route): route.target
         default: pattern
         }
     }

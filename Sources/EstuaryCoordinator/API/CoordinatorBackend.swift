@@ -29,6 +29,8 @@ public protocol CoordinatorBackend: Sendable {
     func readiness() async -> HealthView
     /// Tokens, sites' enrollment, the audit log: store-backed in production and in tests alike.
     var trust: TrustService { get }
+    /// The ledger's routes (tenants, prices, vouchers, bills, settlement); nil answers 503.
+    var money: (any MoneyBackend)? { get }
 }
 
 /// The owner and place of a job, for deciding who may see or cancel it.

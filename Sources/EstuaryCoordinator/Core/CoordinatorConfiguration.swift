@@ -39,6 +39,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var catalog: AcceleratorCatalog = .builtin
     /// Latency matrix, tenant weights and quotas, preset weights, hold timeout (`--policy`).
     public var policy = SchedulerPolicy()
+    /// Rating rule, platform fee, billing time zone, default credit line, hold terms.
+    public var metering = MeterSettings()
     /// Captured output kept per job and stream.
     public var maxLogBytesPerStream: Int64 = 64 << 20
 

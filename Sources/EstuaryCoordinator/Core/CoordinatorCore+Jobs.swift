@@ -57,10 +57,7 @@ extension CoordinatorCore {
         if job.state == .queued || job.state == .submitted {
             let event = transition(&job, to: .cancelled, cause: cause, source: "api")
             let record = job
-            try await commit(store.enqueueWrite { tx in
-                try tx.updateJob(record)
-                try tx.appendEvent(event)
-            })
+            try await commit(store.enqueueWrite { tx in try self.record([(record, event)], tx) })
             return job.view()
         }
         if job.cancelRequested { return job.view() }
@@ -123,20 +120,45 @@ extension CoordinatorCore {
         guard !placements.isEmpty || !notes.isEmpty else { return }
         let records = placements
         let deferrals = notes
+        let units = Dictionary(pass.placements.map { ($0.job, $0.units) }, uniquingKeysWith: { a, _ in a })
+        let refused: [JobID: String]
         do {
-            try await commit(store.enqueueWrite { tx in
+            refused = try await commit(store.enqueueWrite { tx -> [JobID: String] in
                 for event in deferrals { try tx.appendEvent(event) }
+                var refused: [JobID: String] = [:]
                 for (job, event) in records {
                     try tx.updateJob(job)
                     try tx.appendEvent(event)
+                    // Admission: the tenant's wallet must cover the job's maximum cost before the
+                    // site hears of it; otherwise the job does not start, and says why.
+                    guard let site = job.siteID, let cls = job.placedClass,
+                        let refusal = try self.meter.hold(
+                            job: job, site: site, cls: cls, units: units[job.id] ?? job.spec.resources.totalUnits,
+                            nowMs: now, tx: tx)
+                    else { continue }
+                    let cause = "not started: \(refusal)"
+                    var failed = job
+                    failed.state = .failed
+                    try tx.updateJob(failed)
+                    try tx.appendEvent(
+                        JobEventRecord(
+                            jobID: job.id, state: .failed, atMs: now, cause: cause, source: "ledger", siteID: site,
+                            attempt: job.attempt))
+                    refused[job.id] = cause
                 }
+                return refused
             })
         } catch {
             // `commit` has already stopped the coordinator (`onFatal`): nothing is assigned, and
             // the next start restores the queue from the store.
             return
         }
-        for (placed, _) in placements {
+        for (id, cause) in refused {
+            uncommittedPlacements.remove(id)
+            guard var job = active[id] else { continue }
+            _ = transition(&job, to: .failed, cause: cause, source: "ledger")  // already recorded above
+        }
+        for (placed, _) in placements where refused[placed.id] == nil {
             uncommittedPlacements.remove(placed.id)
             // The job may have moved on (cancelled, lost) while the commit was in flight.
             guard let job = active[placed.id], job.attempt == placed.attempt, let site = job.siteID,

@@ -75,10 +75,11 @@ extension CoordinatorCore {
             // A rewind must be durable: otherwise a later session would resume from the old,
             // higher cursor and the agent would drop messages that were never applied.
             if persistRewind { try tx.setCursor(site: siteID, epoch: epoch, seq: cursor) }
-            for (job, event) in lost {
-                try tx.updateJob(job)
-                try tx.appendEvent(event)
-            }
+            try self.record(lost, tx)
+            // The site's own price book becomes a price version unless an administrator set
+            // the site's prices (docs/MONEY.md).
+            _ = try self.meter.observeAgentPrices(site: siteID, book: descriptor.priceBook, nowMs: now, tx: tx)
+            try self.meter.observeProvider(site: siteID, tx: tx)
         })
         // Commands are computed from the state after the commit, so a cancel that arrived while
         // we waited is not overtaken by a resent assign. The link's writer starts after Welcome,
@@ -239,6 +240,15 @@ extension CoordinatorCore {
             }
             changes.append((job, event))
         }
+        if meter.hasExpiredHolds(nowMs: now) {
+            // Money held for jobs that never settled (docs/MONEY.md: holds lapse at walltime
+            // plus a grace period, decided by the hold's own expiry, not by when we look).
+            let expired = try? await commit(store.enqueueWrite { tx in try self.meter.expireHolds(nowMs: now, tx: tx) })
+            for hold in expired ?? [] {
+                logger.notice(
+                    "money hold expired", metadata: ["job": "\(hold.job)", "tenant": "\(hold.tenant)", "fen": "\(hold.amount)"])
+            }
+        }
         var wake = false
         if let due = nextDeferralWakeMs, due <= now {
             nextDeferralWakeMs = nil
@@ -249,12 +259,7 @@ extension CoordinatorCore {
             return
         }
         let records = changes
-        _ = try? await commit(store.enqueueWrite { tx in
-            for (job, event) in records {
-                try tx.updateJob(job)
-                try tx.appendEvent(event)
-            }
-        })
+        _ = try? await commit(store.enqueueWrite { tx in try self.record(records, tx) })
         for (site, cancel) in abandoned { sites[site]?.link?.sendReliable(.jobCancel(cancel)) }
         requestPlacement()
     }

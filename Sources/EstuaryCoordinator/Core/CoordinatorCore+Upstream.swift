@@ -1,3 +1,4 @@
+import EstuaryLedger
 import EstuaryModel
 import EstuaryStore
 import EstuaryWire
@@ -58,16 +59,16 @@ extension CoordinatorCore {
         let (epoch, seq) = cursor
         let now = clock()
         let inactiveUpdates = inactive
+        let energy = sites[siteID]?.descriptor.energy ?? .unstated
+        let meter = self.meter
         let (skipped, foreignInactive) = try await commit(store.enqueueWrite { tx -> (Int, Int) in
             // Updates about finished jobs are stale when the job ran here (a late report after
             // the job was declared lost, say), and foreign when it did not, or never existed.
             var foreignInactive = 0
             for id in inactiveUpdates where try tx.job(id)?.siteID != siteID { foreignInactive += 1 }
-            for (job, event) in records {
-                try tx.updateJob(job)
-                try tx.appendEvent(event)
-            }
+            try self.record(records, tx)
             var skipped = 0
+            var touched: Set<AccountID> = []
             for record in usageRecords {
                 // A site may only report usage for jobs that ran there, with the job's own units
                 // and class, under the record id of one of its attempts.
@@ -79,8 +80,13 @@ extension CoordinatorCore {
                     skipped += 1
                     continue
                 }
-                try tx.insertUsage(record, recordedAtMs: now)
+                // Rated and posted in this same transaction, only when the record is new: a resent
+                // record is neither stored nor charged again (docs/MONEY.md, exactly once).
+                if try tx.insertUsage(record, recordedAtMs: now) {
+                    _ = try meter.rate(record, job: job, energy: energy, nowMs: now, tx: tx, touched: &touched)
+                }
             }
+            try meter.flushBalances(touched, tx)
             try tx.setCursor(site: siteID, epoch: epoch, seq: seq)
             return (skipped, foreignInactive)
         })

@@ -1,3 +1,4 @@
+import EstuaryLedger
 import EstuaryModel
 import EstuaryScheduler
 import EstuaryStore
@@ -23,6 +24,8 @@ actor CoordinatorCore {
     var active: [JobID: JobRecord] = [:]
     /// Queues, fair share, holds and allocations. Pure: every input comes from here.
     var scheduler: Scheduler
+    /// The ledger, tenants, prices and vouchers; changed only inside store write closures.
+    nonisolated let meter: Meter
     /// When a deferred job next wants a placement pass (the sweep checks it).
     var nextDeferralWakeMs: Int64?
     var sites: [SiteID: LiveSite] = [:]
@@ -47,7 +50,15 @@ actor CoordinatorCore {
         self.logger = logger
         self.clock = clock
         self.onFatal = onFatal
-        scheduler = Scheduler(catalog: configuration.catalog, policy: configuration.policy)
+        let meter = Meter(
+            state: Meter.emptyState(settings: configuration.metering), settings: configuration.metering,
+            catalog: configuration.catalog)
+        self.meter = meter
+        scheduler = Scheduler(
+            catalog: configuration.catalog, policy: configuration.policy,
+            effectivePrice: { tenant, site, cls, list in
+                meter.effectivePrice(tenant: tenant, site: site, cls: cls, list: list, nowMs: clock())
+            })
         (placementRequests, placementSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -55,7 +66,11 @@ actor CoordinatorCore {
     /// their agents reconnect; their jobs keep their capacity until then or until lost.
     func bootstrap() async throws {
         let now = clock()
-        let (siteRecords, jobs) = try await store.read { tx in (try tx.sites(), try tx.activeJobs()) }
+        let settings = configuration.metering
+        let (siteRecords, jobs, ledger) = try await store.read { tx in
+            (try tx.sites(), try tx.activeJobs(), try Meter.load(tx, settings: settings))
+        }
+        meter.replace(ledger)
         for record in siteRecords {
             var site = LiveSite(
                 descriptor: record.descriptor, agentVersion: record.agentVersion, firstSeenMs: record.firstSeenMs,
@@ -136,6 +151,16 @@ actor CoordinatorCore {
         return JobEventRecord(
             jobID: job.id, state: next, atMs: now, siteAtMs: siteAtMs, cause: cause, source: source, siteID: eventSite,
             attempt: job.attempt)
+    }
+
+    /// Writes job transitions and their events; a job that no longer holds capacity (it ended,
+    /// or went back to the queue) gives its money hold back in the same transaction.
+    nonisolated func record(_ changes: [(JobRecord, JobEventRecord)], _ tx: StoreTransaction) throws {
+        for (job, event) in changes {
+            try tx.updateJob(job)
+            try tx.appendEvent(event)
+            if !job.state.holdsCapacity { try meter.releaseHold(job: job.id, tx: tx) }
+        }
     }
 
     /// Awaits a commit; on failure stops the coordinator, since memory is now ahead of disk.

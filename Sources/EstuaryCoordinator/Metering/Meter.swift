@@ -1,0 +1,312 @@
+import EstuaryLedger
+import EstuaryModel
+import EstuaryStore
+import Synchronization
+
+/// How the coordinator rates and bills (`--platform-fee`, `--default-credit-limit` …).
+public struct MeterSettings: Sendable {
+    /// How a charge line's amount is rounded to the fen (docs/MONEY.md): the one rule for every
+    /// site, so a bill never depends on which site rated it.
+    public var ratingRule: RoundingRule = .halfUp
+    /// The platform's commission on each charge.
+    public var platformFee: PlatformFee = .none
+    /// The time zone of billing periods (calendar months) as a fixed offset; 480 = UTC+8.
+    public var utcOffsetMinutes: Int = 480
+    /// The credit line of a tenant nobody registered: nil (the default) is postpaid without
+    /// limit, so that a mesh without billing set up runs; 0 makes every tenant prepaid.
+    public var defaultCreditLimitFen: Fen?
+    /// A job's hold covers its walltime plus this much overrun (the agent's kill grace).
+    public var overrunMs: Int64 = 60_000
+    /// A hold that never settles lapses this long after the job's walltime would have ended.
+    public var holdGraceMs: Int64 = 3_600_000
+
+    public init() {}
+}
+
+/// Why a metering call failed.
+enum MeterError: Error, CustomStringConvertible {
+    /// A store write failed after the in-memory ledger changed: memory is ahead of disk and the
+    /// coordinator must stop (its restart reloads the ledger from the store).
+    case broken(String)
+
+    var description: String {
+        switch self {
+        case .broken(let why): "the ledger is out of step with the store (\(why)); restart the coordinator"
+        }
+    }
+}
+
+/// What rating one usage record did.
+public enum RatingOutcome: Sendable {
+    case charged(PostedCharge)
+    /// Recorded but not charged, with the reason (no price for the class, a zero charge …).
+    case unrated(String)
+}
+
+/// The coordinator's ledger: the pure `Ledger` (balances, holds, credit lines) with the tenants,
+/// voucher programmes and price histories rating needs.
+///
+/// Every change happens inside a store write closure (`CoordinatorStore.enqueueWrite`), which
+/// the group committer runs one at a time, and writes its rows in that same closure: the
+/// in-memory order of changes is the order of the journal, and a usage record is rated in the
+/// very transaction that records it, so it is charged exactly once. Reads (API views, the
+/// scheduler's effective prices) take the lock briefly from anywhere. If a store write fails
+/// after memory changed, the meter refuses all further changes and the coordinator stops; a
+/// restart reloads everything from the store and checks that the balances sum to zero.
+public final class Meter: Sendable {
+    public struct State: Sendable {
+        var ledger: Ledger
+        var tenants: [TenantID: TenantRecord]
+        var programs: [VoucherProgramID: VoucherProgram]
+        var prices: [SiteID: PriceHistory]
+        /// Sites whose prices an administrator set: their agents' own books no longer change them.
+        var adminPriced: Set<SiteID>
+        /// The organisation operating each site, for voucher non-affiliation.
+        var providers: [SiteID: String]
+        var closed: Set<BillingPeriod>
+        var broken: String?
+    }
+
+    let state: Mutex<State>
+    public let settings: MeterSettings
+    public let catalog: AcceleratorCatalog
+
+    public init(state: State, settings: MeterSettings, catalog: AcceleratorCatalog) {
+        self.state = Mutex(state)
+        self.settings = settings
+        self.catalog = catalog
+    }
+
+    /// Nothing yet: the state of a meter before `bootstrap` loads it.
+    public static func emptyState(settings: MeterSettings) -> State {
+        var ledger = Ledger(retainingJournal: false)
+        ledger.defaultCreditLimit = settings.defaultCreditLimitFen
+        return State(
+            ledger: ledger, tenants: [:], programs: [:], prices: [:], adminPriced: [], providers: [:], closed: [],
+            broken: nil)
+    }
+
+    /// Replaces the whole state (at start, with what `load` read).
+    public func replace(_ loaded: State) {
+        state.withLock { $0 = loaded }
+    }
+
+    /// Loads the ledger and everything rating needs from the store, refusing a ledger whose
+    /// balances do not sum to zero.
+    public static func load(_ tx: StoreTransaction, settings: MeterSettings) throws -> State {
+        let tenants = try tx.tenants()
+        var limits: [TenantID: Fen?] = [:]
+        for tenant in tenants { limits[tenant.profile.tenant] = .some(tenant.creditLimitFen) }
+        let ledger = try Ledger(
+            balances: try tx.ledgerBalances(), creditLimits: limits, defaultCreditLimit: settings.defaultCreditLimitFen,
+            holds: try tx.holds())
+        var prices: [SiteID: PriceHistory] = [:]
+        for (site, versions) in try tx.priceVersions() {
+            do {
+                prices[site] = try PriceHistory(site: site, versions: versions)
+            } catch {
+                throw StoreError.corruptRow(table: "price_versions", key: site.rawValue, reason: "\(error)")
+            }
+        }
+        var providers: [SiteID: String] = [:]
+        for enrollment in try tx.siteEnrollments() where enrollment.revokedAtMs == nil {
+            providers[enrollment.siteID] = enrollment.org
+        }
+        return State(
+            ledger: ledger, tenants: Dictionary(uniqueKeysWithValues: tenants.map { ($0.profile.tenant, $0) }),
+            programs: Dictionary(uniqueKeysWithValues: try tx.voucherPrograms().map { ($0.id, $0) }), prices: prices,
+            adminPriced: try tx.adminPricedSites(), providers: providers,
+            closed: Set(try tx.closedPeriods().map(\.0)), broken: nil)
+    }
+
+    // MARK: periods
+
+    /// The open period a transaction posted at `ms` belongs to: the month containing it, or the
+    /// first open month after it when that one is already closed (a clock that stepped back).
+    static func openPeriod(atMs ms: Int64, in state: State, utcOffsetMinutes: Int) throws -> BillingPeriod {
+        var period = try BillingPeriod.containing(ms: ms, utcOffsetMinutes: utcOffsetMinutes)
+        while state.closed.contains(period) {
+            guard let next = period.next else { throw LedgerError.invalid("no open billing period after \(period)") }
+            period = next
+        }
+        return period
+    }
+
+    func isClosed(_ period: BillingPeriod) -> Bool { state.withLock { $0.closed.contains(period) } }
+
+    /// An account's balance now.
+    public func balance(_ account: AccountID) -> Fen { state.withLock { $0.ledger.balance(account) } }
+
+    /// The sum of every balance: always 0 (reconciliation and tests say so).
+    public var sumOfBalances: Int128 { state.withLock { $0.ledger.sumOfBalances } }
+
+    // MARK: changes (inside a store write closure)
+
+    /// Runs `body` with the state locked; refuses when an earlier failure left memory ahead of
+    /// disk, and marks the meter broken if `body` fails after changing the ledger.
+    @discardableResult
+    func change<T>(_ body: (inout State) throws -> T) throws -> T {
+        try state.withLock { state in
+            if let broken = state.broken { throw MeterError.broken(broken) }
+            let before = state.ledger.balances.count
+            do {
+                return try body(&state)
+            } catch let error as LedgerError {
+                // The pure ledger refuses atomically: nothing changed.
+                throw error
+            } catch let error as HoldRefusal {
+                throw error
+            } catch let error as BackendError {
+                throw error
+            } catch {
+                state.broken = "\(error) (\(before) accounts before)"
+                throw MeterError.broken("\(error)")
+            }
+        }
+    }
+
+    /// Writes the balances of `accounts` as they stand now.
+    public func flushBalances(_ accounts: Set<AccountID>, _ tx: StoreTransaction) throws {
+        guard !accounts.isEmpty else { return }
+        try change { state in
+            try tx.setBalances(accounts.sorted().map { ($0, state.ledger.balance($0)) })
+        }
+    }
+
+    /// Rates one newly recorded usage record and posts its charge, in the caller's transaction.
+    /// The voucher (if the tenant is enrolled and eligible) is redeemed here; the job's hold is
+    /// drawn on and released when the record belongs to the job's current attempt. Usage that
+    /// already ran is never refused: a wallet may go below its credit line (`overdraft`), which
+    /// then blocks new holds.
+    public func rate(
+        _ record: UsageRecord, job: JobRecord, energy: SiteEnergy, nowMs: Int64, tx: StoreTransaction,
+        touched: inout Set<AccountID>
+    ) throws -> RatingOutcome {
+        let settings = self.settings
+        let spec = catalog[record.acceleratorClass]
+        var touchedHere: [AccountID] = []
+        let outcome: RatingOutcome = try change { state in
+            let period = try Self.openPeriod(atMs: nowMs, in: state, utcOffsetMinutes: settings.utcOffsetMinutes)
+            func unrated(_ reason: String) throws -> RatingOutcome {
+                try tx.setUsageRating(record.id, period: period, unrated: reason)
+                return .unrated(reason)
+            }
+            guard let history = state.prices[record.siteID] else {
+                return try unrated("site \(record.siteID) has no price book")
+            }
+            let tenant = job.spec.tenant
+            let lines: [ChargeLine]
+            do {
+                lines = try Rater.rate(
+                    UsageToRate(record, tenant: tenant), history: history, energy: energy, spec: spec,
+                    rule: settings.ratingRule)
+            } catch {
+                return try unrated("\(error)")
+            }
+            let gross = try LedgerArithmetic.sum(lines.map(\.amountFen), "charge of \(record.id)")
+            guard gross > 0 else { return try unrated("no charge: the usage rates at 0 fen") }
+            let registered = state.tenants[tenant]
+            let profile = registered?.profile ?? TenantProfile(tenant: tenant, organisation: "")
+            let program = registered?.voucherProgram.flatMap { state.programs[$0] }
+            let item: BillableItem = spec.map { .compute($0.kind, domestic: $0.domestic) } ?? .other(record.acceleratorClass.rawValue)
+            let charge = VoucherCharge(
+                id: record.id.rawValue, tenant: tenant, site: record.siteID,
+                providerOrganisation: try Self.provider(of: record.siteID, in: &state, tx: tx) ?? "", item: item,
+                amount: gross, atMs: record.endedAtMs)
+            let current = record.id == .forJob(job.id, attempt: job.attempt)
+            let posted = try state.ledger.postCharge(
+                charge, tenant: profile, program: program, fee: settings.platformFee,
+                drawingOnHoldOf: current ? job.id : nil, overdraft: true)
+            let postedCharge = PostedCharge(
+                recordID: record.id, job: job.id, tenant: tenant, site: record.siteID, cls: record.acceleratorClass,
+                lines: lines, grossFen: gross, voucherFen: posted.voucherAmount, voucherProgram: posted.draw?.program,
+                voucherYear: posted.draw?.year, feeFen: try settings.platformFee.fee(on: gross), atMs: record.endedAtMs)
+            for opening in posted.openings {
+                try tx.insertLedgerTransaction(opening, period: period, atMs: nowMs, charge: nil)
+                touchedHere.append(contentsOf: opening.postings.map(\.account))
+            }
+            try tx.insertLedgerTransaction(posted.transaction, period: period, atMs: nowMs, charge: postedCharge)
+            touchedHere.append(contentsOf: posted.transaction.postings.map(\.account))
+            try tx.setUsageRating(record.id, period: period, unrated: nil)
+            if current, state.ledger.release(job: job.id) != nil { try tx.deleteHold(job: job.id) }
+            return .charged(postedCharge)
+        }
+        touched.formUnion(touchedHere)
+        return outcome
+    }
+
+    /// The organisation operating `site` (its enrollment), cached; nil for a site never
+    /// enrolled (an insecure dev mesh), whose charges then earn no voucher.
+    static func provider(of site: SiteID, in state: inout State, tx: StoreTransaction) throws -> String? {
+        if let known = state.providers[site] { return known }
+        guard let enrollment = try tx.siteEnrollment(site), enrollment.revokedAtMs == nil else { return nil }
+        state.providers[site] = enrollment.org
+        return enrollment.org
+    }
+
+    /// Learns a site's operator when its agent attaches (enrolled after the meter loaded).
+    func observeProvider(site: SiteID, tx: StoreTransaction) throws {
+        try change { state in _ = try Self.provider(of: site, in: &state, tx: tx) }
+    }
+
+    /// Reserves the most a placed job can cost: its units for its walltime (plus the overrun
+    /// allowance) at the highest price any version in force over that time charges for the
+    /// class. Returns the refusal when the tenant cannot cover it (the job must not start), nil
+    /// when held or when there is nothing to hold (the site prices nothing for the class).
+    func hold(
+        job: JobRecord, site: SiteID, cls: AcceleratorClass, units: Int, nowMs: Int64, tx: StoreTransaction
+    ) throws -> HoldRefusal? {
+        let settings = self.settings
+        return try change { state -> HoldRefusal? in
+            if state.ledger.release(job: job.id) != nil { try tx.deleteHold(job: job.id) }
+            guard let history = state.prices[site] else { return nil }
+            let spanMs = Int64(job.spec.walltimeSeconds) * 1000 + settings.overrunMs
+            guard let price = Self.highestPrice(history, cls: cls, fromMs: nowMs, toMs: nowMs &+ spanMs), price > 0
+            else { return nil }
+            let exact = Int128(units) * Int128(price) * Int128(spanMs)
+            let amount = (exact + Int128(Rater.msPerHour) - 1) / Int128(Rater.msPerHour)  // rounded up
+            guard let fen = Fen(exactly: amount) else { return .exceedsLedgerRange(.max) }
+            do {
+                let hold = try state.ledger.hold(
+                    job: job.id, tenant: job.spec.tenant, amount: fen, expiresAtMs: nowMs &+ spanMs &+ settings.holdGraceMs)
+                try tx.upsertHold(hold)
+                return nil
+            } catch let refusal as HoldRefusal {
+                return refusal
+            }
+        }
+    }
+
+    /// The highest fen per unit-hour for `cls` over the versions in force in `[fromMs, toMs)`.
+    static func highestPrice(_ history: PriceHistory, cls: AcceleratorClass, fromMs: Int64, toMs: Int64) -> Int64? {
+        var highest: Int64?
+        for (index, version) in history.versions.enumerated() {
+            let until = index + 1 < history.versions.count ? history.versions[index + 1].effectiveFromMs : .max
+            guard version.effectiveFromMs < toMs, until > fromMs, let price = version.book.prices[cls] else { continue }
+            let top = max(price.flat, price.peak ?? price.flat, price.valley ?? price.flat)
+            highest = max(highest ?? top, top)
+        }
+        return highest
+    }
+
+    /// Gives a job's hold back (the job ended, was requeued, or never started).
+    func releaseHold(job: JobID, tx: StoreTransaction) throws {
+        try change { state in
+            if state.ledger.release(job: job) != nil { try tx.deleteHold(job: job) }
+        }
+    }
+
+    /// Releases every hold that has lapsed by `nowMs`.
+    func expireHolds(nowMs: Int64, tx: StoreTransaction) throws -> [Hold] {
+        try change { state in
+            let expired = state.ledger.expireHolds(nowMs: nowMs)
+            for hold in expired { try tx.deleteHold(job: hold.job) }
+            return expired
+        }
+    }
+
+    /// Whether any live hold has lapsed by `nowMs` (cheap; the sweep checks it every tick).
+    func hasExpiredHolds(nowMs: Int64) -> Bool {
+        state.withLock { state in state.ledger.holds.values.contains { $0.expiresAtMs <= nowMs } }
+    }
+}

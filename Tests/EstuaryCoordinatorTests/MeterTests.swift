@@ -1,0 +1,215 @@
+import EstuaryLedger
+import EstuaryModel
+import EstuaryStore
+import EstuaryWire
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import EstuaryCoordinator
+
+/// The money path through the coordinator core (no sockets) over a real SQLite store, with a
+/// clock the test moves: usage rated and posted in the upstream transaction, admission holds,
+/// settlement of a period, and the ledger reloaded after a restart.
+@Suite("Coordinator metering")
+struct MeterTests {
+    final class Clock: Sendable {
+        let now: Mutex<Int64>
+        init(_ ms: Int64) { now = Mutex(ms) }
+        func set(_ ms: Int64) { now.withLock { $0 = ms } }
+        func read() -> Int64 { now.withLock { $0 } }
+    }
+
+    final class Fixture: Sendable {
+        let directory: String
+        let store: CoordinatorStore
+        let core: CoordinatorCore
+        let clock: Clock
+        var money: LiveMoney { LiveMoney(core: core, store: store, clock: { [clock] in clock.read() }) }
+
+        /// 2026-11-30 12:00 China time.
+        static let november30: Int64 = 1_796_011_200_000
+
+        init(directory: String? = nil, clock: Clock = Clock(Fixture.november30), lostAfterMs: Int64 = 10 * 60 * 1000) async throws {
+            self.directory =
+                directory
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("estuary-meter-\(UUID().uuidString)").path
+            self.clock = clock
+            store = try CoordinatorStore(directory: self.directory, logger: Logger(label: "test"))
+            var configuration = CoordinatorConfiguration(dataDirectory: self.directory)
+            configuration.metering.platformFee = PlatformFee(basisPoints: 200)
+            configuration.lostAfterMs = lostAfterMs
+            core = CoordinatorCore(
+                store: store, configuration: configuration, logger: Logger(label: "test"), clock: { [clock] in clock.read() },
+                onFatal: { error in Issue.record("fatal store error: \(error)") })
+            try await core.bootstrap()
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: directory) }
+
+        /// Connects site `gz` with 8 CPU units priced at 3,600 fen per unit-hour (1 fen a unit-second).
+        func connect() async throws -> SiteLink {
+            let link = SiteLink(sessionID: "s-gz")
+            var hello = Estuary_V1_Hello()
+            hello.site = .with { $0.id = "gz"; $0.region = "test"; $0.driver = "process" }
+            hello.outboxEpoch = "e1"
+            let descriptor = SiteDescriptor(
+                id: "gz", displayName: "gz", region: "test", zones: [], driver: "process",
+                priceBook: PriceBook(prices: ["cpu-x86-64": ClassPrice(flat: 3_600)]))
+            _ = try await core.attach(hello: hello, descriptor: descriptor, link: link)
+            await core.capacity(site: "gz", link: link, report: .with {
+                $0.full = true
+                $0.pools = [.with { $0.acceleratorClass = "cpu-x86-64"; $0.count = 8; $0.free = 8 }]
+            })
+            return link
+        }
+
+        func submit(tenant: TenantID, units: Int = 2, walltimeSeconds: Int = 540) async throws -> JobID {
+            let spec = JobSpec(
+                name: "j", tenant: tenant, command: ["/bin/true"],
+                resources: ResourceRequest(acceleratorClass: "cpu-x86-64", count: units), walltimeSeconds: walltimeSeconds)
+            return try await core.submit(spec).job.id
+        }
+
+        func state(_ id: JobID) async throws -> JobState? {
+            try await store.read { tx in try tx.job(id)?.state }
+        }
+
+        /// The envelope a site sends for `job`'s usage: `units` units for `seconds`, ending now.
+        func usage(_ job: JobID, units: Int = 2, seconds: Int64, seq: UInt64) -> Estuary_V1_Envelope {
+            let end = clock.read()
+            return Estuary_V1_Envelope(seq: seq, body: .usage(.with {
+                $0.records = [.with {
+                    $0.recordID = UsageRecordID.forJob(job, attempt: 1).rawValue
+                    $0.jobID = job.rawValue
+                    $0.acceleratorClass = "cpu-x86-64"
+                    $0.units = UInt32(units)
+                    $0.startedAtMs = end - seconds * 1000
+                    $0.endedAtMs = end
+                }]
+            }))
+        }
+    }
+
+    @Test("usage is charged once in the upstream transaction; the job's hold is drawn on and released")
+    func chargedOnce() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let link = try await fixture.connect()
+        _ = try await fixture.money.upsertTenant(TenantRequest(tenant: "acme", organisation: "Acme AI", creditLimitFen: 0))
+        _ = try await fixture.money.topUp("acme", TopUpRequest(amountFen: 10_000, reference: "p1"))
+        let job = try await fixture.submit(tenant: "acme")
+        await fixture.core.placeQueued()
+        #expect(try await fixture.state(job) == .placed)
+        // 2 units × 3,600 fen/h × (540 s + 60 s overrun) = 1,200 fen held.
+        #expect(fixture.core.meter.tenantView("acme")?.heldFen == 1_200)
+
+        let usage = fixture.usage(job, seconds: 100, seq: 1)
+        _ = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: [usage])
+        // The same envelope resent (at or below the cursor) and the same record in a later
+        // envelope (an agent that re-sent it) both post nothing.
+        _ = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: [usage])
+        _ = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: [fixture.usage(job, seconds: 100, seq: 2)])
+
+        let tenant = try #require(fixture.core.meter.tenantView("acme"))
+        #expect(tenant.balanceFen == 10_000 - 200, "2 units × 100 s × 1 fen charged once")
+        #expect(tenant.heldFen == 0)
+        #expect(fixture.core.meter.balance(.siteReceivable("gz")) == 196)  // 2 % fee, truncated
+        #expect(fixture.core.meter.balance(.platformFee) == 4)
+        #expect(fixture.core.meter.sumOfBalances == 0)
+        let view = try await fixture.money.meteredUsage(UsageQuery(job: job))
+        #expect(view.metered?.count == 1 && view.metered?.first?.charge?.grossFen == 200)
+    }
+
+    @Test("a job the tenant cannot cover fails at placement with the figures, and its site never hears of it")
+    func refusedAtAdmission() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let link = try await fixture.connect()
+        _ = try await fixture.money.upsertTenant(TenantRequest(tenant: "poor", organisation: "Poor Co", creditLimitFen: 500))
+        let job = try await fixture.submit(tenant: "poor")
+        await fixture.core.placeQueued()
+        #expect(try await fixture.state(job) == .failed)
+        let events = try await fixture.store.read { tx in try tx.events(job: job) }
+        #expect(events.last?.cause.contains("cannot cover 1200 fen: 500 fen available") == true, "\(events.last?.cause ?? "-")")
+        #expect(await CoreTests.next(link) == nil, "no JobAssign for a refused job")
+        #expect(fixture.core.meter.tenantView("poor")?.heldFen == 0)
+        // A postpaid tenant nobody registered is never refused (the coordinator's default).
+        let other = try await fixture.submit(tenant: "walk-in")
+        await fixture.core.placeQueued()
+        #expect(try await fixture.state(other) == .placed)
+    }
+
+    @Test("a hold that never settles lapses at its expiry")
+    func holdExpires() async throws {
+        // The site stays silent for hours and its job is not declared lost: only the hold lapses.
+        let fixture = try await Fixture(lostAfterMs: 24 * 3_600_000)
+        defer { fixture.remove() }
+        let link = try await fixture.connect()
+        let job = try await fixture.submit(tenant: "acme", walltimeSeconds: 60)
+        await fixture.core.placeQueued()
+        _ = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: [CoreTests.update(job, .running, seq: 1)])
+        #expect(try await fixture.state(job) == .running)
+        // 2 units × 3,600 fen/h × (60 s walltime + 60 s overrun) = 240 fen.
+        #expect(fixture.core.meter.tenantView("acme")?.heldFen == 240)
+        // placement + 60 s walltime + 60 s overrun + 1 h grace
+        fixture.clock.set(Fixture.november30 + 120_000 + 3_600_000 - 1)
+        await fixture.core.sweep()
+        #expect(fixture.core.meter.tenantView("acme")?.heldFen == 240)
+        fixture.clock.set(Fixture.november30 + 120_000 + 3_600_000)
+        await fixture.core.sweep()
+        #expect((fixture.core.meter.tenantView("acme")?.heldFen ?? 0) == 0)
+        #expect(try await fixture.state(job) == .running, "the job itself is untouched")
+    }
+
+    @Test("a period closes once it has ended, answers the same report again, and is frozen")
+    func settlement() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let link = try await fixture.connect()
+        let job = try await fixture.submit(tenant: "acme")
+        await fixture.core.placeQueued()
+        _ = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: [fixture.usage(job, seconds: 50, seq: 1)])
+        let november = try BillingPeriod(year: 2026, month: 11)
+
+        await #expect(throws: BackendError.self) { try await fixture.money.settle(november) }
+        fixture.clock.set(try november.endMs(utcOffsetMinutes: 480))
+        let (closed, created) = try await fixture.money.settle(november)
+        #expect(created && closed.closed)
+        let report = closed.report
+        #expect(report.reconciliation.ok, "\(report.reconciliation)")
+        #expect(report.totals.grossFen == 100)
+        #expect(report.statements.first?.owedFen == 98 && report.statements.first?.feeFen == 2)
+        #expect(report.invoices.first?.payableFen == 100)
+        let (again, createdAgain) = try await fixture.money.settle(november)
+        #expect(!createdAgain && again.report == report)
+
+        // The store refuses any posting into the closed month; the meter posts a late one into December.
+        await #expect(throws: (any Error).self) {
+            try await fixture.store.write { tx in
+                try tx.insertLedgerTransaction(
+                    try LedgerTransaction.topUp(id: "late", tenant: "acme", amount: 1), period: november, atMs: 0, charge: nil)
+            }
+        }
+        fixture.clock.set(Fixture.november30)  // a clock that stepped back into the closed month
+        _ = try await fixture.money.topUp("acme", TopUpRequest(amountFen: 7, reference: "late"))
+        let december = try await fixture.money.settlement(try BillingPeriod(year: 2026, month: 12))
+        #expect(december.report.invoices.first?.topUpsFen == 7)
+        #expect(try await fixture.money.settlement(november).report == report)
+    }
+
+    @Test("a restarted coordinator reloads the ledger, and refuses one whose balances do not sum to zero")
+    func reload() async throws {
+        let first = try await Fixture()
+        defer { first.remove() }
+        _ = try await first.money.upsertTenant(TenantRequest(tenant: "acme", organisation: "Acme AI", creditLimitFen: 1_000))
+        _ = try await first.money.topUp("acme", TopUpRequest(amountFen: 2_500, reference: "p1"))
+        let again = try await Fixture(directory: first.directory, clock: first.clock)
+        let view = try #require(again.core.meter.tenantView("acme"))
+        #expect(view.balanceFen == 2_500 && view.creditLimitFen == 1_000 && view.registered)
+
+        try await again.store.write { tx in try tx.setBalances([(.platformFee, 1)]) }
+        await #expect(throws: LedgerError.self) { _ = try await Fixture(directory: first.directory, clock: first.clock) }
+    }
+}
