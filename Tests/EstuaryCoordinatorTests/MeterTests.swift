@@ -48,19 +48,20 @@ struct MeterTests {
 
         func remove() { try? FileManager.default.removeItem(atPath: directory) }
 
-        /// Connects site `gz` with 8 CPU units priced at 3,600 fen per unit-hour (1 fen a unit-second).
-        func connect() async throws -> SiteLink {
-            let link = SiteLink(sessionID: "s-gz")
+        /// Connects a site with 8 units of `pool`, by default `gz` with CPUs priced at 3,600 fen
+        /// per unit-hour (1 fen a unit-second).
+        func connect(_ site: String = "gz", pool: String = "cpu-x86-64", price: Int64 = 3_600) async throws -> SiteLink {
+            let link = SiteLink(sessionID: "s-\(site)")
             var hello = Estuary_V1_Hello()
-            hello.site = .with { $0.id = "gz"; $0.region = "test"; $0.driver = "process" }
+            hello.site = .with { $0.id = site; $0.region = "test"; $0.driver = "process" }
             hello.outboxEpoch = "e1"
             let descriptor = SiteDescriptor(
-                id: "gz", displayName: "gz", region: "test", zones: [], driver: "process",
-                priceBook: PriceBook(prices: ["cpu-x86-64": ClassPrice(flat: 3_600)]))
+                id: SiteID(rawValue: site), displayName: site, region: "test", zones: [], driver: "process",
+                priceBook: PriceBook(prices: [AcceleratorClass(rawValue: pool): ClassPrice(flat: price)]))
             _ = try await core.attach(hello: hello, descriptor: descriptor, link: link)
-            await core.capacity(site: "gz", link: link, report: .with {
+            await core.capacity(site: SiteID(rawValue: site), link: link, report: .with {
                 $0.full = true
-                $0.pools = [.with { $0.acceleratorClass = "cpu-x86-64"; $0.count = 8; $0.free = 8 }]
+                $0.pools = [.with { $0.acceleratorClass = pool; $0.count = 8; $0.free = 8 }]
             })
             return link
         }
@@ -139,6 +140,36 @@ struct MeterTests {
         let other = try await fixture.submit(tenant: "walk-in")
         await fixture.core.placeQueued()
         #expect(try await fixture.state(other) == .placed)
+    }
+
+    @Test("the cheapest preset ranks sites by the price after the tenant's voucher")
+    func cheapestSeesVouchers() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        // A lists 10,000 fen/h and earns a 30 % voucher (7,000 after it); B lists 8,000 but is
+        // run by the tenant's affiliate, so no voucher pays there.
+        _ = try await fixture.connect("site-a", pool: "nvidia-a100", price: 10_000)
+        _ = try await fixture.connect("site-b", pool: "nvidia-a100", price: 8_000)
+        fixture.core.meter.setProvider(site: "site-a", organisation: "Pearl River Compute")
+        fixture.core.meter.setProvider(site: "site-b", organisation: "Acme Cloud")
+        let program = VoucherProgram.guangzhouExample
+        _ = try await fixture.money.createProgram(program)
+        for tenant in ["acme", "plain"] {
+            _ = try await fixture.money.upsertTenant(
+                TenantRequest(tenant: TenantID(rawValue: tenant), organisation: "Acme AI", affiliates: ["Acme Cloud"], creditLimitFen: nil))
+        }
+        _ = try await fixture.money.grant(program.id, GrantRequest(tenant: "acme"))
+        func place(_ tenant: TenantID) async throws -> SiteID? {
+            let spec = JobSpec(
+                name: "cheap", tenant: tenant, command: ["/bin/true"],
+                resources: ResourceRequest(acceleratorClass: "nvidia-a100", count: 1), walltimeSeconds: 60,
+                preference: .cheapest)
+            let id = try await fixture.core.submit(spec).job.id
+            await fixture.core.placeQueued()
+            return try await fixture.store.read { tx in try tx.job(id)?.siteID }
+        }
+        #expect(try await place("acme") == "site-a", "7,000 after the voucher beats 8,000")
+        #expect(try await place("plain") == "site-b", "without a voucher the list price decides")
     }
 
     @Test("a hold that never settles lapses at its expiry")

@@ -249,6 +249,11 @@ extension CoordinatorCore {
                     "money hold expired", metadata: ["job": "\(hold.job)", "tenant": "\(hold.tenant)", "fen": "\(hold.amount)"])
             }
         }
+        if let due = nextPriceChangeMs, due <= now {
+            nextPriceChangeMs = nil
+            for id in sites.keys { syncScheduler(site: id) }
+            requestPlacement()
+        }
         var wake = false
         if let due = nextDeferralWakeMs, due <= now {
             nextDeferralWakeMs = nil

@@ -28,6 +28,8 @@ actor CoordinatorCore {
     nonisolated let meter: Meter
     /// When a deferred job next wants a placement pass (the sweep checks it).
     var nextDeferralWakeMs: Int64?
+    /// When a price version set for later takes effect (the sweep re-syncs the scheduler then).
+    var nextPriceChangeMs: Int64?
     var sites: [SiteID: LiveSite] = [:]
     /// Upstream messages refused, over all sites, because they spoke for another site's jobs.
     var refusedMessagesTotal = 0
@@ -79,7 +81,7 @@ actor CoordinatorCore {
             site.unreachableSinceMs = now
             site.draining = record.draining
             sites[record.descriptor.id] = site
-            scheduler.upsertSite(site.schedulerSite)
+            syncScheduler(site: record.descriptor.id)
         }
         for job in jobs {
             active[job.id] = job
@@ -109,13 +111,18 @@ actor CoordinatorCore {
         SchedulerJob(id: job.id, spec: job.spec, submittedAtMs: job.createdAtMs, excludedSites: job.excludedSites)
     }
 
-    /// Tells the scheduler what changed about a site (state or pools).
+    /// Tells the scheduler what changed about a site (state, pools or prices). Prices are the
+    /// ledger's version in force, which an administrator may have set, not only the agent's book.
     func syncScheduler(site id: SiteID) {
         guard let site = sites[id] else {
             scheduler.removeSite(id)
             return
         }
-        scheduler.upsertSite(site.schedulerSite)
+        let now = clock()
+        var view = site.schedulerSite
+        if let book = meter.bookInForce(site: id, nowMs: now) { view.priceBook = book }
+        scheduler.upsertSite(view)
+        nextPriceChangeMs = meter.nextPriceChange(afterMs: now)
     }
 
     /// Moves an active job to `next`, keeping the scheduler (queue, holds, allocations) and the

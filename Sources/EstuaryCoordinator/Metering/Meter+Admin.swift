@@ -172,6 +172,16 @@ extension Meter {
         return version
     }
 
+    /// The price book in force at `site` now, if the meter has its prices.
+    func bookInForce(site: SiteID, nowMs: Int64) -> PriceBook? {
+        state.withLock { $0.prices[site]?.version(atMs: nowMs)?.book }
+    }
+
+    /// The first instant after `nowMs` at which any site's price version changes.
+    func nextPriceChange(afterMs nowMs: Int64) -> Int64? {
+        state.withLock { state in state.prices.values.compactMap { $0.nextChange(afterMs: nowMs) }.min() }
+    }
+
     func priceHistory(site: SiteID, nowMs: Int64) -> PriceHistoryView? {
         state.withLock { state in
             guard let history = state.prices[site] else { return nil }
