@@ -1,3 +1,4 @@
+import EstuaryLedger
 import EstuaryModel
 import Hummingbird
 import Logging
@@ -171,6 +172,10 @@ struct APIResponder<Backend: CoordinatorBackend>: HTTPResponder {
         switch error {
         case let error as APIError: return error
         case let error as BackendError: return APIError(error)
+        case let error as LedgerError:
+            // A money rule refused the request (an amount out of range, an overflow): a conflict
+            // with the request as it stands, never a server error.
+            return APIError(BackendError.conflict(error.description))
         case let error as EnrollmentRefusal: return APIError(error)
         case let wrapped as AlreadyAudited:
             var inner = apiError(for: wrapped.error, request: request)

@@ -214,13 +214,15 @@ public final class Meter: Sendable {
                 providerOrganisation: try Self.provider(of: record.siteID, in: &state, tx: tx) ?? "", item: item,
                 amount: gross, atMs: record.endedAtMs)
             let current = record.id == .forJob(job.id, attempt: job.attempt)
+            // Everything that can throw a LedgerError is computed before the ledger changes.
+            let fee = try settings.platformFee.fee(on: gross)
             let posted = try state.ledger.postCharge(
                 charge, tenant: profile, program: program, fee: settings.platformFee,
                 drawingOnHoldOf: current ? job.id : nil, overdraft: true)
             let postedCharge = PostedCharge(
                 recordID: record.id, job: job.id, tenant: tenant, site: record.siteID, cls: record.acceleratorClass,
                 lines: lines, grossFen: gross, voucherFen: posted.voucherAmount, voucherProgram: posted.draw?.program,
-                voucherYear: posted.draw?.year, feeFen: try settings.platformFee.fee(on: gross), atMs: record.endedAtMs)
+                voucherYear: posted.draw?.year, feeFen: fee, atMs: record.endedAtMs)
             for opening in posted.openings {
                 try tx.insertLedgerTransaction(opening, period: period, atMs: nowMs, charge: nil)
                 touchedHere.append(contentsOf: opening.postings.map(\.account))
