@@ -218,16 +218,7 @@ extension TOMLFieldReading {
             }
             return Int64(fen)
         case .cny:
-            guard let text = DecimalText.text(of: value) else {
-                problem(path, "must be a CNY amount \(per) such as \"12.00\", found \(value.type.phrase)")
-                return nil
-            }
-            do {
-                return try DecimalText.scaled(text, places: 2, roundHalfUp: false)
-            } catch {
-                problem(path, "cannot read \"\(text)\" as a CNY amount with at most two decimals")
-                return nil
-            }
+            return cnyAmount(value, path: path, expected: "a CNY amount \(per) such as \"12.00\"")
         }
     }
 

@@ -14,6 +14,22 @@ extension TOMLFieldReading {
         problems.append(FieldError(field: field, message: message))
     }
 
+    /// A CNY amount (a string, an integer or a float as written) read exactly into fen. More than
+    /// two decimals is a problem, never a rounding. `expected` completes "must be …" when the
+    /// value is not a number at all ("a CNY amount per unit-hour such as \"12.00\"").
+    mutating func cnyAmount(_ value: any TOMLValueConvertible, path: String, expected: String) -> Int64? {
+        guard let text = DecimalText.text(of: value) else {
+            problem(path, "must be \(expected), found \(value.type.phrase)")
+            return nil
+        }
+        do {
+            return try DecimalText.scaled(text, places: 2, roundHalfUp: false)
+        } catch {
+            problem(path, "cannot read \"\(text)\" as a CNY amount with at most two decimals")
+            return nil
+        }
+    }
+
     mutating func rejectUnknown(_ table: TOMLTable, allowed: Set<String>, prefix: String) {
         for key in table.keys.sorted() where !allowed.contains(key) {
             problem(prefix + key, "unknown key; expected one of \(allowed.sorted().joined(separator: ", "))")

@@ -103,16 +103,7 @@ struct VoucherProgramReader: TOMLDocumentReader {
             if required { problem(path, "is required, e.g. \(key) = \"3000000.00\" (CNY)") }
             return nil
         }
-        guard let text = DecimalText.text(of: value) else {
-            problem(path, "expected a CNY amount such as \"3000000.00\", found \(value.type.phrase)")
-            return nil
-        }
-        do {
-            return try DecimalText.scaled(text, places: 2, roundHalfUp: false)
-        } catch {
-            problem(path, "cannot read \"\(text)\" as a CNY amount with at most two decimals")
-            return nil
-        }
+        return cnyAmount(value, path: path, expected: "a CNY amount such as \"3000000.00\"")
     }
 
     /// A share (`0.30`) as basis points, exactly.
