@@ -16,6 +16,7 @@ let package = Package(
         // the decoders and parsers it fuzzes.
         .library(name: "EstuaryWire", targets: ["EstuaryWire"]),
         .library(name: "EstuaryConfig", targets: ["EstuaryConfig"]),
+        .library(name: "EstuaryLedger", targets: ["EstuaryLedger"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

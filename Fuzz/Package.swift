@@ -53,6 +53,7 @@ let package = Package(
             dependencies: [
                 "FuzzSupport",
                 .product(name: "EstuaryConfig", package: "estuary"),
+                .product(name: "EstuaryLedger", package: "estuary"),
                 .product(name: "EstuaryWire", package: "estuary"),
             ]
         ),

@@ -182,6 +182,10 @@ def jobfile_corpus() -> None:
     for directory in ("examples", "dev"):
         for path in sorted((ROOT / "Agents" / directory).glob("*.toml")):
             write(out, f"{directory}-{path.name}", path.read_bytes())
+    # The money files an admin hands estuaryctl: voucher programmes and price files.
+    for path in sorted((ROOT / "Agents" / "programs").glob("*.toml")):
+        write(out, f"money-{path.stem}-program.toml", path.read_bytes())
+    write(out, "money-prices-example.toml", (ROOT / "Agents" / "prices.example.toml").read_bytes())
     for markdown in (ROOT / "README.md", ROOT / "docs" / "CLI.md", ROOT / "Agents" / "README.md"):
         for index, block in enumerate(toml_blocks(markdown)):
             write(out, f"doc-{markdown.parent.name if markdown.parent != ROOT else 'root'}-{markdown.stem}-{index}.toml", block.encode())

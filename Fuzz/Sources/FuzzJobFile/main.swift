@@ -1,6 +1,7 @@
 // Fuzzes the TOML readers of EstuaryConfig: the job-file parser that `estuaryctl job submit`
-// runs on user files (`JobFile.parse`, which validates), and the agent's site-profile parser
-// (`SiteProfile.parse`). Both run on every input; they share the TOML layer (TOMLKit/toml++).
+// runs on user files (`JobFile.parse`, which validates), the agent's site-profile parser
+// (`SiteProfile.parse`), and the money files an admin hands estuaryctl (`PriceFile.parse`,
+// `VoucherProgram.parse`). All run on every input; they share the TOML layer (TOMLKit/toml++).
 //
 // Input: the file's bytes. Invalid UTF-8 is replaced the way a file read as UTF-8 would be.
 //
@@ -8,6 +9,7 @@
 // malformed inputs, a known issue listed in Fuzz/README.md); `--toml-asserts` keeps them.
 
 import EstuaryConfig
+import EstuaryLedger
 import EstuaryModel
 import EstuaryWire
 import FuzzSupport
@@ -42,6 +44,23 @@ public func fuzzJobFile(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         // The Hello a site built from this profile would send must be accepted by the coordinator.
         let wireSite = Estuary_V1_Site(profile.site)
         fuzzCheck((try? SiteDescriptor(wire: wireSite)) == profile.site, "the profile's site is refused on the wire")
+    } catch {
+        _ = error.description
+    }
+
+    do {
+        let prices = try PriceFile.parse(text)
+        fuzzCheck(prices.book.validate().isEmpty, "price file accepted an invalid book: \(prices.book.validate())")
+        for price in prices.services.values {
+            fuzzCheck(price.priceFen >= 0 && price.perUnits >= 1, "price file accepted service price \(price)")
+        }
+    } catch {
+        _ = error.description
+    }
+
+    do {
+        let program = try VoucherProgram.parse(text)
+        fuzzCheck(program.problems.isEmpty, "voucher programme accepted with problems: \(program.problems)")
     } catch {
         _ = error.description
     }
