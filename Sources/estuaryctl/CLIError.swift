@@ -26,6 +26,8 @@ enum CLIError: Error, CustomStringConvertible {
     case configuration(String)
     case invalidJobFile(path: String, JobFileErrorLines)
     case other(String)
+    /// Nothing to show, said in the command's own words (a bill for a period without charges).
+    case nothing(String)
     /// `--wait` saw the job end in `state`.
     case jobDidNotSucceed(JobID, JobState)
 
@@ -42,6 +44,7 @@ enum CLIError: Error, CustomStringConvertible {
             if status == 400 || body.error.code == "invalid_request" { return ExitStatus.invalidInput }
             return ExitStatus.failure
         case .unexpectedResponse, .other: return ExitStatus.failure
+        case .nothing: return ExitStatus.notFound
         case .unreachable, .tls: return ExitStatus.unreachable
         case .configuration: return ExitStatus.usage
         case .invalidJobFile: return ExitStatus.invalidInput
@@ -79,6 +82,8 @@ enum CLIError: Error, CustomStringConvertible {
             return (["error: \(path) is not a valid job file:"] + lines.map { "  \($0)" }).joined(separator: "\n")
         case .other(let message):
             return "error: \(message)"
+        case .nothing(let message):
+            return message
         case .jobDidNotSucceed(let id, let state):
             return "job \(id) ended \(state)"
         }

@@ -89,6 +89,21 @@ struct CoordinatorClient: Sendable {
         return try await send(request, as: type)
     }
 
+    /// `GET path?query` for an answer that is not JSON (a statement as CSV): each piece of the
+    /// body is handed to `consume` as it arrives, so an export of any size is never held whole.
+    /// An error answer is read and thrown like any other.
+    func getBody(
+        _ path: String, query: [(String, String)] = [], accept: String, _ consume: (ByteBuffer) throws -> Void
+    ) async throws {
+        var request = HTTPClientRequest(url: url(path, query))
+        request.headers.add(name: "Accept", value: accept)
+        let response = try await execute(request)
+        guard (200..<300).contains(response.status.code) else {
+            throw failure(response, body: try await response.body.collect(upTo: Self.maxJSONBytes))
+        }
+        for try await piece in response.body { try consume(piece) }
+    }
+
     /// One slice of a job's output and where it sits in the whole.
     struct LogChunk: Sendable {
         var bytes: ByteBuffer

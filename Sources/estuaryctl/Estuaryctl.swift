@@ -6,7 +6,7 @@ import Foundation
 struct Estuaryctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estuaryctl",
-        abstract: "Submit, watch and cancel jobs on an Estuary compute mesh, and see its sites and usage.",
+        abstract: "Submit, watch and cancel jobs on an Estuary compute mesh; see its sites, usage, prices, vouchers and bills.",
         discussion: """
             estuaryctl talks to one coordinator's API. It takes the address, the CA and the API
             token from flags (--api, --ca, --token-file), else the environment (ESTUARY_API,
@@ -23,21 +23,37 @@ struct Estuaryctl: AsyncParsableCommand {
               estuaryctl site add gz-tianhe --org gz-sc
               estuaryctl token create --role tenant --subject pengcheng-lab --name ci --ttl 720h
               ESTUARY_API=https://gz-coord:7400 ESTUARY_CA=ca.pem estuaryctl usage --job j-0001
+              estuaryctl tenant create gz-ai-lab --org gz-ai --program gz-compute-voucher
+              estuaryctl tenant top-up gz-ai-lab 100000.00 --reference PAY-2026-0042
+              estuaryctl price set pengcheng-ascend --file prices.toml --effective 2026-07-01T00:00:00+08:00
+              estuaryctl voucher program create --file Agents/programs/guangzhou.toml
+              estuaryctl voucher balance gz-ai-lab
+              estuaryctl bill gz-ai-lab --period 2026-11
+              estuaryctl settle 2026-11
+              estuaryctl statement pengcheng-ascend 2026-11 --csv
 
             Tables are for people; add --json to any command for output a script can parse.
+            Amounts are CNY with two decimals, typed and shown exactly (never rounded).
 
-            Exit status: 0 ok; 1 server or other error; 2 usage or configuration error; 3 not
-            found; 4 invalid input (job file or rejected request); 5 coordinator unreachable or
-            not trusted; 6 `job submit --wait` saw the job fail, be cancelled or be lost;
+            Exit status: 0 ok; 1 server or other error (also: a settlement that does not
+            reconcile); 2 usage or configuration error; 3 not found (also: no bill or statement
+            for the period); 4 invalid input (job file or rejected request); 5 coordinator
+            unreachable or not trusted; 6 `job submit --wait` saw the job fail, be cancelled or
+            be lost;
             7 not authenticated (no token, or an unknown, expired or revoked one); 8 forbidden
             (the token's role may not do this); 9 rate limited.
             """,
-        subcommands: [JobCommand.self, SiteCommand.self, CapacityCommand.self, UsageCommand.self, TokenCommand.self, AuditCommand.self]
+        subcommands: [
+            JobCommand.self, SiteCommand.self, CapacityCommand.self, UsageCommand.self, BillCommand.self, TenantCommand.self,
+            PriceCommand.self, VoucherCommand.self, SettleCommand.self, SettlementCommand.self, StatementCommand.self,
+            TokenCommand.self, AuditCommand.self,
+        ]
     )
 
     /// Runs the command and maps failures to estuaryctl's exit statuses (ArgumentParser's own
     /// usage errors become 2, not its default 64, so scripts see one convention).
     static func main() async {
+        Output.ignoreBrokenPipes()
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

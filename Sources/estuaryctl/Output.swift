@@ -1,18 +1,37 @@
 import EstuaryModel
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Writing to the terminal: results to stdout, diagnostics to stderr, JSON for `--json`.
+///
+/// Writes go straight to the file descriptors with write(2). A reader that stops early
+/// (`estuaryctl usage | head -1`) closes the pipe; SIGPIPE is ignored (`ignoreBrokenPipes`), so
+/// the write fails with EPIPE, and estuaryctl then exits 0 without a word, as `cat` would be
+/// stopped by the signal. Foundation's `FileHandle.write(_:)` traps on that error instead.
 enum Output {
+    /// Turns a closed stdout into EPIPE, handled by `write`. Called once, first thing in `main`
+    /// (NIO ignores SIGPIPE too, but only once it opens a socket).
+    static func ignoreBrokenPipes() {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }
+
     static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        write(Array((text + "\n").utf8), to: STDOUT_FILENO)
     }
 
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        write(Array((text + "\n").utf8), to: STDERR_FILENO)
     }
 
     static func bytes(_ bytes: some Sequence<UInt8>) {
-        FileHandle.standardOutput.write(Data(bytes))
+        write(Array(bytes), to: STDOUT_FILENO)
     }
 
     /// Pretty, key-sorted JSON of an API value, for scripts (`--json`).
@@ -20,6 +39,45 @@ enum Output {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         line(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// Writes all of `bytes`. On stdout, a reader that went away (EPIPE) ends the process with
+    /// status 0: nobody is left to read the rest. Any other failure, and any failure on stderr,
+    /// drops what could not be written, since there is nowhere to report it.
+    private static func write(_ bytes: [UInt8], to descriptor: Int32) {
+        bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var offset = 0
+            while offset < buffer.count {
+                let written = systemWrite(descriptor, base + offset, buffer.count - offset)
+                if written >= 0 {
+                    offset += written
+                    continue
+                }
+                switch errno {
+                case EINTR:
+                    continue
+                case EAGAIN, EWOULDBLOCK:
+                    // A non-blocking descriptor someone handed us: wait until it takes more.
+                    var ready = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                    _ = poll(&ready, 1, -1)
+                case EPIPE where descriptor == STDOUT_FILENO:
+                    Foundation.exit(ExitStatus.success)
+                default:
+                    return
+                }
+            }
+        }
+    }
+
+    private static func systemWrite(_ descriptor: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
+        #if canImport(Glibc)
+            Glibc.write(descriptor, pointer, count)
+        #elseif canImport(Musl)
+            Musl.write(descriptor, pointer, count)
+        #else
+            Darwin.write(descriptor, pointer, count)
+        #endif
     }
 }
 
