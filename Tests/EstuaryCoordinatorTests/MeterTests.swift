@@ -98,8 +98,15 @@ struct MeterTests {
         let fixture = try await Fixture()
         defer { fixture.remove() }
         let link = try await fixture.connect()
-        _ = try await fixture.money.upsertTenant(TenantRequest(tenant: "acme", organisation: "Acme AI", creditLimitFen: 0))
+        _ = try await fixture.money.upsertTenant(TenantRequest(tenant: "acme", organisation: "acme-ai", creditLimitFen: 0))
         _ = try await fixture.money.topUp("acme", TopUpRequest(amountFen: 10_000, reference: "p1"))
+        // A payment credits one registered wallet once: not a mistyped tenant, not a second tenant.
+        await #expect(throws: BackendError.self) { try await fixture.money.topUp("acme-typo", TopUpRequest(amountFen: 1, reference: "p2")) }
+        _ = try await fixture.money.upsertTenant(TenantRequest(tenant: "beta", organisation: "beta-org", creditLimitFen: 0))
+        await #expect(throws: BackendError.conflict(
+            "top-up reference p1 was already used (for another tenant or amount); a payment credits one wallet once")) {
+            try await fixture.money.topUp("beta", TopUpRequest(amountFen: 10_000, reference: "p1"))
+        }
         let job = try await fixture.submit(tenant: "acme")
         await fixture.core.placeQueued()
         #expect(try await fixture.state(job) == .placed)
@@ -128,7 +135,7 @@ struct MeterTests {
         let fixture = try await Fixture()
         defer { fixture.remove() }
         let link = try await fixture.connect()
-        _ = try await fixture.money.upsertTenant(TenantRequest(tenant: "poor", organisation: "Poor Co", creditLimitFen: 500))
+        _ = try await fixture.money.upsertTenant(TenantRequest(tenant: "poor", organisation: "poor-co", creditLimitFen: 500))
         let job = try await fixture.submit(tenant: "poor")
         await fixture.core.placeQueued()
         #expect(try await fixture.state(job) == .failed)
@@ -150,13 +157,13 @@ struct MeterTests {
         // run by the tenant's affiliate, so no voucher pays there.
         _ = try await fixture.connect("site-a", pool: "nvidia-a100", price: 10_000)
         _ = try await fixture.connect("site-b", pool: "nvidia-a100", price: 8_000)
-        fixture.core.meter.setProvider(site: "site-a", organisation: "Pearl River Compute")
-        fixture.core.meter.setProvider(site: "site-b", organisation: "Acme Cloud")
+        fixture.core.meter.setProvider(site: "site-a", organisation: "pearl-river-compute")
+        fixture.core.meter.setProvider(site: "site-b", organisation: "acme-cloud")
         let program = VoucherProgram.guangzhouExample
         _ = try await fixture.money.createProgram(program)
         for tenant in ["acme", "plain"] {
             _ = try await fixture.money.upsertTenant(
-                TenantRequest(tenant: TenantID(rawValue: tenant), organisation: "Acme AI", affiliates: ["Acme Cloud"], creditLimitFen: nil))
+                TenantRequest(tenant: TenantID(rawValue: tenant), organisation: "acme-ai", affiliates: ["acme-cloud"], creditLimitFen: nil))
         }
         _ = try await fixture.money.grant(program.id, GrantRequest(tenant: "acme"))
         func place(_ tenant: TenantID) async throws -> SiteID? {
@@ -224,6 +231,7 @@ struct MeterTests {
             }
         }
         fixture.clock.set(Fixture.november30)  // a clock that stepped back into the closed month
+        _ = try await fixture.money.upsertTenant(TenantRequest(tenant: "acme", organisation: "acme-ai", creditLimitFen: nil))
         _ = try await fixture.money.topUp("acme", TopUpRequest(amountFen: 7, reference: "late"))
         let december = try await fixture.money.settlement(try BillingPeriod(year: 2026, month: 12))
         #expect(december.report.invoices.first?.topUpsFen == 7)
@@ -234,7 +242,7 @@ struct MeterTests {
     func reload() async throws {
         let first = try await Fixture()
         defer { first.remove() }
-        _ = try await first.money.upsertTenant(TenantRequest(tenant: "acme", organisation: "Acme AI", creditLimitFen: 1_000))
+        _ = try await first.money.upsertTenant(TenantRequest(tenant: "acme", organisation: "acme-ai", creditLimitFen: 1_000))
         _ = try await first.money.topUp("acme", TopUpRequest(amountFen: 2_500, reference: "p1"))
         let again = try await Fixture(directory: first.directory, clock: first.clock)
         let view = try #require(again.core.meter.tenantView("acme"))

@@ -26,7 +26,7 @@ extension IntegrationTests {
                 let api = coordinator.api
 
                 let created: TenantView = try await api.send(
-                    "/v1/tenants", TenantRequest(tenant: "acme", organisation: "Acme AI", creditLimitFen: 0), expect: 201)
+                    "/v1/tenants", TenantRequest(tenant: "acme", organisation: "acme-ai", creditLimitFen: 0), expect: 201)
                 #expect(created.availableFen == 0 && created.registered)
 
                 // No money: the job is placed, refused at admission, and says why.

@@ -122,7 +122,7 @@ struct LiveMoney: MoneyBackend {
         let end = try period.endMs(utcOffsetMinutes: settings.utcOffsetMinutes)
         guard now >= end else {
             throw BackendError.conflict(
-                "period \(period) is still open until \(end) (Unix ms); it can be closed once it has ended")
+                "period \(period) is still open until \(SettlementCSV.isoUTC(ms: end)); it can be closed once it has ended")
         }
         let meter = self.meter
         for _ in 0..<3 {

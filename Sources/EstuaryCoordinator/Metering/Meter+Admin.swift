@@ -35,13 +35,13 @@ extension Meter {
         var problems: [FieldError] = []
         func problem(_ field: String, _ message: String) { problems.append(FieldError(field: field, message: message)) }
         if !request.tenant.isWellFormed { problem("tenant", "must be 1–128 letters, digits, '.', '_' or '-'") }
-        if request.organisation.trimmingCharacters(in: .whitespaces).isEmpty || request.organisation.count > 200 {
-            problem("organisation", "must name the tenant's organisation (1–200 characters)")
-        }
+        // Organisations are ids in the same namespace as a site's operator (`site add --org`), so
+        // that non-affiliation is decided by comparing like with like, never by fuzzy names.
+        let organisationRule = "must be an organisation id as sites are added with (`site add --org`): 1–128 letters, digits, '.', '_' or '-'"
+        if !Identifiers.isWellFormed(request.organisation) { problem("organisation", organisationRule) }
         if request.affiliates.count > 64 { problem("affiliates", "at most 64 affiliated organisations") }
-        for (index, affiliate) in request.affiliates.enumerated()
-        where affiliate.trimmingCharacters(in: .whitespaces).isEmpty || affiliate.count > 200 {
-            problem("affiliates[\(index)]", "must be 1–200 characters")
+        for (index, affiliate) in request.affiliates.enumerated() where !Identifiers.isWellFormed(affiliate) {
+            problem("affiliates[\(index)]", organisationRule)
         }
         if let category = request.category, !Identifiers.isWellFormed(category) {
             problem("category", "must be 1–128 letters, digits, '.', '_' or '-'")
@@ -53,8 +53,9 @@ extension Meter {
         if !problems.isEmpty { throw BackendError.invalid(problems) }
     }
 
-    /// Money into a tenant's wallet. `reference` makes it idempotent: the same reference with the
-    /// same amount again changes nothing; with another amount it is a conflict.
+    /// Money into a registered tenant's wallet. `reference` (a payment number, unique across the
+    /// mesh) makes it idempotent: the same reference for the same tenant and amount again changes
+    /// nothing; reused otherwise it is a conflict, so one payment can never credit two wallets.
     public func topUp(tenant: TenantID, _ request: TopUpRequest, nowMs: Int64, tx: StoreTransaction) throws -> TenantView {
         var problems: [FieldError] = []
         if !tenant.isWellFormed { problems.append(FieldError(field: "tenant", message: "must be a tenant id")) }
@@ -64,13 +65,15 @@ extension Meter {
                 FieldError(field: "reference", message: "must be 1–128 letters, digits, '.', '_' or '-' (a payment number)"))
         }
         if !problems.isEmpty { throw BackendError.invalid(problems) }
+        guard state.withLock({ $0.tenants[tenant] != nil }) else {
+            throw BackendError.notFound("registered tenant \(tenant) (create it first: a top-up to a mistyped id must not open a wallet)")
+        }
         let transaction = try LedgerTransaction.topUp(
-            id: "top-up:\(tenant.rawValue):\(request.reference)", tenant: tenant, amount: request.amountFen,
-            memo: "top-up \(request.reference)")
+            id: "top-up:\(request.reference)", tenant: tenant, amount: request.amountFen, memo: "top-up \(request.reference)")
         if let earlier = try tx.ledgerTransaction(id: transaction.id) {
             guard earlier.transaction.fingerprint == transaction.fingerprint else {
                 throw BackendError.conflict(
-                    "top-up reference \(request.reference) was already used for tenant \(tenant) with another amount")
+                    "top-up reference \(request.reference) was already used (for another tenant or amount); a payment credits one wallet once")
             }
             return state.withLock { Self.view(of: tenant, in: $0) }
         }
