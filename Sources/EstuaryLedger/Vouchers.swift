@@ -254,13 +254,25 @@ public struct TenantProfile: Sendable, Hashable, Codable {
 
 /// What a charge paid for. Only compute on an eligible accelerator can earn a voucher; storage,
 /// network and security lines never do, whatever the programme says.
-public enum BillableItem: Sendable, Hashable, Codable {
+public enum BillableItem: Sendable, Hashable, Codable, CustomStringConvertible {
     case compute(AcceleratorSpec.Kind, domestic: Bool)
     case storage
     case network
     case security
     /// Anything else a price book bills (energy surcharges, support …).
     case other(String)
+
+    /// For memos and messages: `gpu compute`, `domestic npu compute`, `storage` … (written out,
+    /// not reflected: it is on the rating path).
+    public var description: String {
+        switch self {
+        case .compute(let kind, let domestic): domestic ? "domestic \(kind.rawValue) compute" : "\(kind.rawValue) compute"
+        case .storage: "storage"
+        case .network: "network"
+        case .security: "security"
+        case .other(let what): what
+        }
+    }
 }
 
 /// How much a voucher pays towards one charge.

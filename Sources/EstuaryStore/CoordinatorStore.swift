@@ -23,6 +23,9 @@ public final class CoordinatorStore: Sendable {
                 // FULL: a commit is on disk before a caller is told it happened. Group commit
                 // amortises the fsync.
                 try db.execute(sql: "PRAGMA synchronous = FULL")
+                // 32 MiB of page cache (default 2 MiB): a group commit of thousands of usage
+                // records and their postings otherwise spills dirty pages to the WAL mid-transaction.
+                try db.execute(sql: "PRAGMA cache_size = -32768")
             }
             pool = try DatabasePool(path: path, configuration: configuration)
             try Schema.migrator().migrate(pool)

@@ -60,6 +60,12 @@ extension CoordinatorCore {
         let now = clock()
         let inactiveUpdates = inactive
         let energy = sites[siteID]?.descriptor.energy ?? .unstated
+        // The jobs as this batch leaves them (a job that just ended is no longer active): the
+        // usage check and rating need no store read and no JSON decode for them.
+        var knownJobs: [JobID: JobRecord] = [:]
+        for record in usage { knownJobs[record.jobID] = active[record.jobID] }
+        for (job, _) in changes { knownJobs[job.id] = job }
+        let jobs = knownJobs
         let meter = self.meter
         let (skipped, foreignInactive) = try await commit(store.enqueueWrite { tx -> (Int, Int) in
             // Updates about finished jobs are stale when the job ran here (a late report after
@@ -67,28 +73,12 @@ extension CoordinatorCore {
             var foreignInactive = 0
             for id in inactiveUpdates where try tx.job(id)?.siteID != siteID { foreignInactive += 1 }
             try self.record(records, tx)
-            var skipped = 0
-            var touched: Set<AccountID> = []
-            for record in usageRecords {
-                // A site may only report usage for jobs that ran there, with the job's own units
-                // and class, under the record id of one of its attempts.
-                guard let job = try tx.job(record.jobID), job.siteID == siteID,
-                    record.units == job.spec.resources.totalUnits,
-                    record.acceleratorClass == (job.placedClass ?? job.spec.resources.classes.first),
-                    (1...max(1, job.attempt)).contains(where: { record.id == .forJob(job.id, attempt: $0) })
-                else {
-                    skipped += 1
-                    continue
-                }
-                // Rated and posted in this same transaction, only when the record is new: a resent
-                // record is neither stored nor charged again (docs/MONEY.md, exactly once).
-                if try tx.insertUsage(record, recordedAtMs: now) {
-                    _ = try meter.rate(record, job: job, energy: energy, nowMs: now, tx: tx, touched: &touched)
-                }
-            }
-            try meter.flushBalances(touched, tx)
+            // Rated and posted in this same transaction, only when the record is new: a resent
+            // record is neither stored nor charged again (docs/MONEY.md, exactly once).
+            let posted = try meter.postUsage(
+                usageRecords, site: siteID, jobs: jobs, energy: energy, nowMs: now, tx: tx)
             try tx.setCursor(site: siteID, epoch: epoch, seq: seq)
-            return (skipped, foreignInactive)
+            return (posted.skipped, foreignInactive)
         })
         foreign += foreignInactive
         if skipped + foreign > 0 {

@@ -173,20 +173,20 @@ public final class Meter: Sendable {
         }
     }
 
-    /// Rates one newly recorded usage record and posts its charge, in the caller's transaction.
+    /// Rates one newly recorded usage record (stored with `period`) and posts its charge in that
+    /// period, in the caller's transaction.
     /// The voucher (if the tenant is enrolled and eligible) is redeemed here; the job's hold is
     /// drawn on and released when the record belongs to the job's current attempt. Usage that
     /// already ran is never refused: a wallet may go below its credit line (`overdraft`), which
     /// then blocks new holds.
-    public func rate(
-        _ record: UsageRecord, job: JobRecord, energy: SiteEnergy, nowMs: Int64, tx: StoreTransaction,
-        touched: inout Set<AccountID>
+    func rate(
+        _ record: UsageRecord, job: JobRecord, energy: SiteEnergy, nowMs: Int64, period: BillingPeriod,
+        tx: StoreTransaction, touched: inout Set<AccountID>
     ) throws -> RatingOutcome {
         let settings = self.settings
         let spec = catalog[record.acceleratorClass]
         var touchedHere: [AccountID] = []
         let outcome: RatingOutcome = try change { state in
-            let period = try Self.openPeriod(atMs: nowMs, in: state, utcOffsetMinutes: settings.utcOffsetMinutes)
             func unrated(_ reason: String) throws -> RatingOutcome {
                 try tx.setUsageRating(record.id, period: period, unrated: reason)
                 return .unrated(reason)
@@ -229,7 +229,6 @@ public final class Meter: Sendable {
             }
             try tx.insertLedgerTransaction(posted.transaction, period: period, atMs: nowMs, charge: postedCharge)
             touchedHere.append(contentsOf: posted.transaction.postings.map(\.account))
-            try tx.setUsageRating(record.id, period: period, unrated: nil)
             if current, state.ledger.release(job: job.id) != nil { try tx.deleteHold(job: job.id) }
             return .charged(postedCharge)
         }
