@@ -2,7 +2,7 @@
 # Builds the release binaries, runs Estuary's benchmarks and rewrites their sections of
 # BENCHMARKS.md (other sections and any text outside the marked blocks are kept).
 #
-#   Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|tls|scheduler|replay|all] ...
+#   Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|tls|scheduler|replay|ledger|settlement|all] ...
 #
 # Parameters come from the environment (defaults in brackets):
 #   SESSIONS_AGENTS [1000,2500,5000,10000]  SESSIONS_DURATION [30s]  SESSIONS_WARMUP [5s]
@@ -13,23 +13,27 @@
 #   FOOTPRINT_DURATION [60s]  CODEC_DURATION [1s]  TLS_DURATION [10s]  TLS_CONCURRENCY [16]
 #   SCHED_SITES [1000]  SCHED_POOLS [8]  SCHED_JOBS [100000]  SCHED_SEED [42]
 #   REPLAY_TRACE_DIR [Tests/Traces/alibaba-gpu-v2023]  REPLAY_SITES [4]  REPLAY_SPEEDUPS [1,1000,inf]
+#   LEDGER_RECORDS [1000000]  LEDGER_CONCURRENCY [16]  LEDGER_BATCH [256]  LEDGER_BASELINE_RECORDS [5000]
+#   LEDGER_STORE_JOBS_RECORDS [200000]  (records posted with jobs read from the store, as after a restart)
+#   SETTLE_POSTINGS [10000000]
 #   BENCH_WORK_ROOT  directory for the coordinators' data directories [$TMPDIR or /tmp]
 #   BENCH_NO_BUILD=1 skip `swift build` (use the release binaries already built)
+#   BENCH_SCRATCH_PATH  build in (and run the binaries from) this directory instead of .build
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 usage() {
-    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|tls|scheduler|replay|all] ..." >&2
+    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|tls|scheduler|replay|ledger|settlement|all] ..." >&2
     exit 2
 }
 
 selected=()
 for arg in "${@:-all}"; do
     case "$arg" in
-    all) selected+=(codec sessions jobs placement agent-footprint tls scheduler replay) ;;
-    codec | sessions | jobs | placement | agent-footprint | tls | scheduler | replay) selected+=("$arg") ;;
+    all) selected+=(codec sessions jobs placement agent-footprint tls scheduler replay ledger settlement) ;;
+    codec | sessions | jobs | placement | agent-footprint | tls | scheduler | replay | ledger | settlement) selected+=("$arg") ;;
     -h | --help) usage ;;
     *) echo "run.sh: unknown benchmark '$arg'" >&2; usage ;;
     esac
@@ -44,13 +48,15 @@ for name in "${selected[@]}"; do
 done
 
 # --- build (release) ---------------------------------------------------------------------
+scratch=()
+[[ -n "${BENCH_SCRATCH_PATH:-}" ]] && scratch=(--scratch-path "$BENCH_SCRATCH_PATH")
 if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
     for product in $(printf '%s\n' "${needs_products[@]}" | sort -u); do
-        echo "run.sh: swift build -c release --product $product" >&2
-        swift build -c release --product "$product" >&2
+        echo "run.sh: swift build -c release --product $product ${scratch[*]+"${scratch[*]}"}" >&2
+        swift build -c release --product "$product" ${scratch[@]+"${scratch[@]}"} >&2
     done
 fi
-bin=$(swift build -c release --show-bin-path)
+bin=$(swift build -c release --show-bin-path ${scratch[@]+"${scratch[@]}"})
 bin=${bin#"$root"/}
 for product in "${needs_products[@]}"; do
     [[ -x "$bin/$product" ]] || { echo "run.sh: $bin/$product is missing; build it or unset BENCH_NO_BUILD" >&2; exit 1; }
@@ -119,6 +125,10 @@ command_for() {
         echo "$bin/estuary-bench scheduler --sites ${SCHED_SITES:-1000} --pools ${SCHED_POOLS:-8} --jobs ${SCHED_JOBS:-100000} --seed ${SCHED_SEED:-42}" ;;
     replay)
         echo "$bin/estuary-bench replay --trace-dir ${REPLAY_TRACE_DIR:-Tests/Traces/alibaba-gpu-v2023} --sites ${REPLAY_SITES:-4} --speedups ${REPLAY_SPEEDUPS:-1,1000,inf}" ;;
+    ledger)
+        echo "$bin/estuary-bench ledger --records ${LEDGER_RECORDS:-1000000} --concurrency ${LEDGER_CONCURRENCY:-16} --batch ${LEDGER_BATCH:-256} --baseline-records ${LEDGER_BASELINE_RECORDS:-5000} --store-jobs-records ${LEDGER_STORE_JOBS_RECORDS:-200000}$work" ;;
+    settlement)
+        echo "$bin/estuary-bench settlement --postings ${SETTLE_POSTINGS:-10000000}$work" ;;
     agent-footprint)
         echo "$bin/estuary-bench agent-footprint --coordinator-bin $bin/estuary-coordinator --agent-bin $bin/estuary-agent --duration ${FOOTPRINT_DURATION:-60s}$work" ;;
     esac

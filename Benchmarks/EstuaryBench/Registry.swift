@@ -11,5 +11,7 @@ extension EstuaryBench {
         TLSBenchmark.self,
         SchedulerBenchmark.self,
         ReplayBenchmark.self,
+        LedgerBenchmark.self,
+        SettlementBenchmark.self,
     ]
 }

@@ -1,0 +1,115 @@
+import EstuaryConfig
+import EstuaryCoordinator
+import EstuaryLedger
+import EstuaryModel
+import EstuaryStore
+import Foundation
+import Logging
+
+/// What posting one UsageBatch did inside its store write (`Meter.postUsage`'s counts) and
+/// when the closure ran.
+struct BatchOutcome: Sendable {
+    var records = 0
+    /// Records stored and rated for the first time (charged or unrated).
+    var inserted: Int { charged + unrated }
+    /// Records the store already had: a resend, neither stored nor charged again.
+    var duplicates = 0
+    var charged = 0
+    var unrated = 0
+    /// Records refused by the site/units/class/attempt check (expected 0).
+    var skipped = 0
+    /// When the closure ran on the store's writer (inside the shared transaction).
+    var ranFrom: ContinuousClock.Instant
+    var ranTo: ContinuousClock.Instant
+
+    init() {
+        ranFrom = .now
+        ranTo = ranFrom
+    }
+
+    /// Adds the counts of `other` (the instants are per batch and not summed).
+    mutating func add(_ other: BatchOutcome) {
+        records += other.records
+        duplicates += other.duplicates
+        charged += other.charged
+        unrated += other.unrated
+        skipped += other.skipped
+    }
+}
+
+enum LedgerPosting {
+    /// One site's UsageBatch inside one store write, as `CoordinatorCore.applyUpstream` does it:
+    /// `Meter.postUsage` with the jobs the coordinator holds in memory (empty: every job is read
+    /// from the store), then the site's cursor.
+    static func post(
+        _ records: [UsageRecord], site siteID: SiteID, jobs: [JobID: JobRecord], energy: SiteEnergy, seq: UInt64,
+        meter: Meter, nowMs now: Int64, tx: StoreTransaction
+    ) throws -> BatchOutcome {
+        var outcome = BatchOutcome()
+        let clock = ContinuousClock()
+        outcome.ranFrom = clock.now
+        outcome.records = records.count
+        let posted = try meter.postUsage(records, site: siteID, jobs: jobs, energy: energy, nowMs: now, tx: tx)
+        try tx.setCursor(site: siteID, epoch: LedgerMesh.epoch, seq: seq)
+        outcome.ranTo = clock.now
+        outcome.skipped = posted.skipped
+        outcome.duplicates = posted.duplicates
+        outcome.charged = posted.charged
+        outcome.unrated = posted.unrated
+        return outcome
+    }
+
+    // MARK: set-up (not timed)
+
+    static let quietLogger = Logger(label: "estuary-bench.store", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Opens a fresh store in `directory` and registers the mesh's money side through the
+    /// meter's admin calls, as an administrator would: site operators (enrollments), one price
+    /// version per site, the voucher programme, tenants with their credit lines, top-ups for
+    /// prepaid wallets and programme grants. The meter is then reloaded from the store, as the
+    /// coordinator does when it starts. Returns the top-ups made.
+    static func open(directory: String, mesh: LedgerMesh) async throws -> (CoordinatorStore, Meter, topUps: Int) {
+        let store = try CoordinatorStore(directory: directory, logger: quietLogger)
+        let settings = LedgerMesh.settings
+        let meter = Meter(state: Meter.emptyState(settings: settings), settings: settings, catalog: .builtin)
+        let at = mesh.periodStartMs
+        let topUps = try await store.write { tx -> Int in
+            for index in 0..<mesh.sites {
+                let site = mesh.siteID(index)
+                try tx.putSiteEnrollment(SiteEnrollmentRecord(siteID: site, org: mesh.provider(ofSite: index), addedAtMs: at))
+                _ = try meter.setPrices(
+                    site: site, PriceSetRequest(effectiveFromMs: at, book: mesh.priceBook(ofSite: index)), nowMs: at, tx: tx)
+            }
+            _ = try meter.createProgram(LedgerMesh.program, nowMs: at, tx: tx)
+            var topUps = 0
+            for index in 0..<mesh.tenants {
+                var request = mesh.tenantRequest(index)
+                let program = request.voucherProgram
+                request.voucherProgram = nil
+                _ = try meter.upsertTenant(request, nowMs: at, tx: tx)
+                if let program { _ = try meter.grant(program: program, tenant: request.tenant, nowMs: at, tx: tx) }
+                if mesh.kind(ofTenant: index) != .postpaid {
+                    _ = try meter.topUp(
+                        tenant: request.tenant, TopUpRequest(amountFen: 100_000_000, reference: "wire-\(index)"), nowMs: at,
+                        tx: tx)
+                    topUps += 1
+                }
+            }
+            return topUps
+        }
+        meter.replace(try await store.read { try Meter.load($0, settings: settings) })
+        return (store, meter, topUps)
+    }
+
+    /// Stores the job of every record of `workload` (placed, attempt 1, succeeded), 10,000 per
+    /// write: rating reads the job's tenant, and the real path checks site, units and class.
+    static func insertJobs(_ workload: LedgerWorkload, mesh: LedgerMesh, store: CoordinatorStore) async throws {
+        let end = workload.first + workload.count
+        for start in stride(from: workload.first, to: end, by: 10_000) {
+            let range = start..<min(end, start + 10_000)
+            try await store.write { tx in
+                for index in range { try tx.insertJob(mesh.record(index, site: workload.site(of: index)).job) }
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import EstuaryCoordinator
+import EstuaryLedger
+import EstuaryModel
+import EstuaryStore
+
+/// What sending a workload's batches did: counts, per-batch commit latencies and when each
+/// batch's closure ran on the store's writer.
+struct PostingRun: Sendable {
+    /// Batches sent the first time.
+    var fresh = BatchOutcome()
+    /// The same batches sent again (a session resending after a reconnect).
+    var resent = BatchOutcome()
+    var batches = 0
+    var resentBatches = 0
+    /// `store.write` called → returned, per batch, in ms (queueing, the closure, the commit).
+    var latenciesMs: [Double] = []
+    var resendLatenciesMs: [Double] = []
+    var ran: [(from: ContinuousClock.Instant, to: ContinuousClock.Instant)] = []
+    /// Time the writers spent building their records and jobs (the load generator, not the ledger).
+    var generation = Duration.zero
+    var wall = Duration.zero
+
+    mutating func merge(_ other: PostingRun) {
+        fresh.add(other.fresh)
+        resent.add(other.resent)
+        batches += other.batches
+        resentBatches += other.resentBatches
+        latenciesMs += other.latenciesMs
+        resendLatenciesMs += other.resendLatenciesMs
+        ran += other.ran
+        generation += other.generation
+    }
+
+    /// The writer's time inside the closures (`postUsage` and `setCursor`), first sends and resends.
+    var closures: Duration { ran.reduce(Duration.zero) { $0 + ($1.to - $1.from) } }
+
+    /// Transactions inferred from when the closures ran: the group committer runs the closures
+    /// of one transaction back to back on one connection, and a commit (with its fsync) and the
+    /// hand-off to the next leader separate two transactions. A gap above `gap` between one
+    /// closure's end and the next one's start is counted as a commit.
+    func inferredCommits(gap: Duration = .microseconds(100)) -> Int {
+        let sorted = ran.sorted { $0.from < $1.from }
+        guard var previous = sorted.first else { return 0 }
+        var commits = 1
+        for interval in sorted.dropFirst() {
+            if interval.from - previous.to > gap { commits += 1 }
+            previous = interval
+        }
+        return commits
+    }
+}
+
+enum LedgerWriters {
+    /// Sends every batch of `workload` from `workload.writers` concurrent writers, each one a
+    /// site session that waits for its batch's durable commit before sending the next (as the
+    /// coordinator acks a UsageBatch only after its commit). A batch picked by `resends` is sent
+    /// again after the writer's next batch, under a new seq. With `jobsInMemory` each write passes
+    /// the batch's jobs as the coordinator holds them in memory; without, an empty map, so that
+    /// `postUsage` reads every job from the store (a coordinator that just restarted).
+    static func run(
+        _ workload: LedgerWorkload, mesh: LedgerMesh, store: CoordinatorStore, meter: Meter, jobsInMemory: Bool = true,
+        resends: @escaping @Sendable (Int) -> Bool = { _ in false }
+    ) async throws -> PostingRun {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var total = try await withThrowingTaskGroup(of: PostingRun.self) { group in
+            for writer in 0..<workload.writers {
+                group.addTask {
+                    try await send(
+                        writer: writer, workload, mesh: mesh, store: store, meter: meter, jobsInMemory: jobsInMemory,
+                        resends: resends)
+                }
+            }
+            var total = PostingRun()
+            for try await run in group { total.merge(run) }
+            return total
+        }
+        total.wall = clock.now - start
+        return total
+    }
+
+    private static func send(
+        writer: Int, _ workload: LedgerWorkload, mesh: LedgerMesh, store: CoordinatorStore, meter: Meter,
+        jobsInMemory: Bool, resends: @Sendable (Int) -> Bool
+    ) async throws -> PostingRun {
+        let clock = ContinuousClock()
+        var run = PostingRun()
+        var pending: (site: Int, records: [UsageRecord], jobs: [JobID: JobRecord])?
+        var seq = UInt64(workload.first)
+
+        func write(_ records: [UsageRecord], jobs: [JobID: JobRecord], site: Int) async throws -> (BatchOutcome, Double) {
+            seq += 1
+            let siteID = mesh.siteID(site)
+            let energy = mesh.energy(ofSite: site)
+            let nowMs = mesh.nowMs
+            let batchSeq = seq
+            let sent = clock.now
+            let outcome = try await store.write { tx in
+                try LedgerPosting.post(
+                    records, site: siteID, jobs: jobs, energy: energy, seq: batchSeq, meter: meter, nowMs: nowMs, tx: tx)
+            }
+            run.ran.append((outcome.ranFrom, outcome.ranTo))
+            return (outcome, (clock.now - sent).milliseconds)
+        }
+
+        for batch in stride(from: writer, to: workload.batches, by: workload.writers) {
+            let site = workload.site(ofBatch: batch)
+            let built = clock.now
+            var records: [UsageRecord] = []
+            var jobs: [JobID: JobRecord] = [:]
+            for index in workload.indices(ofBatch: batch) {
+                let (job, usage) = mesh.record(index, site: site)
+                records.append(usage)
+                if jobsInMemory { jobs[job.id] = job }
+            }
+            run.generation += clock.now - built
+            let (outcome, latency) = try await write(records, jobs: jobs, site: site)
+            run.fresh.add(outcome)
+            run.batches += 1
+            run.latenciesMs.append(latency)
+            if let again = pending {
+                let (outcome, latency) = try await write(again.records, jobs: again.jobs, site: again.site)
+                run.resent.add(outcome)
+                run.resentBatches += 1
+                run.resendLatenciesMs.append(latency)
+                pending = nil
+            }
+            if resends(batch) { pending = (site, records, jobs) }
+        }
+        if let again = pending {
+            let (outcome, latency) = try await write(again.records, jobs: again.jobs, site: again.site)
+            run.resent.add(outcome)
+            run.resentBatches += 1
+            run.resendLatenciesMs.append(latency)
+        }
+        return run
+    }
+}
