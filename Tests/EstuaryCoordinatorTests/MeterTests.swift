@@ -238,6 +238,20 @@ struct MeterTests {
         #expect(try await fixture.money.settlement(november).report == report)
     }
 
+    @Test("the cache of ended jobs keeps the newest and forgets the oldest first")
+    func recentJobs() {
+        var recent = RecentJobs(capacity: 3)
+        func job(_ id: String) -> JobRecord {
+            JobRecord(
+                id: JobID(rawValue: id), spec: JobSpec(name: id, tenant: "t", command: ["/bin/true"],
+                    resources: ResourceRequest(acceleratorClass: "cpu-x86-64"), walltimeSeconds: 60),
+                state: .succeeded, createdAtMs: 0, updatedAtMs: 0)
+        }
+        for id in ["a", "b", "c", "b", "d", "e"] { recent.insert(job(id)) }
+        #expect(recent["a"] == nil && recent["b"] == nil)
+        #expect(recent["c"]?.id == "c" && recent["d"]?.id == "d" && recent["e"]?.id == "e")
+    }
+
     @Test("a restarted coordinator reloads the ledger, and refuses one whose balances do not sum to zero")
     func reload() async throws {
         let first = try await Fixture()

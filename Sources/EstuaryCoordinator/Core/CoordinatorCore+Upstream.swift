@@ -63,7 +63,7 @@ extension CoordinatorCore {
         // The jobs as this batch leaves them (a job that just ended is no longer active): the
         // usage check and rating need no store read and no JSON decode for them.
         var knownJobs: [JobID: JobRecord] = [:]
-        for record in usage { knownJobs[record.jobID] = active[record.jobID] }
+        for record in usage { knownJobs[record.jobID] = active[record.jobID] ?? recentlyEnded[record.jobID] }
         for (job, _) in changes { knownJobs[job.id] = job }
         let jobs = knownJobs
         let meter = self.meter

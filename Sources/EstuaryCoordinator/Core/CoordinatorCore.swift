@@ -22,6 +22,9 @@ actor CoordinatorCore {
     var ids = JobIDGenerator()
     var random = SystemRandomNumberGenerator()
     var active: [JobID: JobRecord] = [:]
+    /// Jobs that ended lately, as they ended: a site's usage record often arrives in the batch
+    /// after the job's last update, and rating it then needs no store read.
+    var recentlyEnded = RecentJobs(capacity: 8192)
     /// Queues, fair share, holds and allocations. Pure: every input comes from here.
     var scheduler: Scheduler
     /// The ledger, tenants, prices and vouchers; changed only inside store write closures.
@@ -152,6 +155,7 @@ actor CoordinatorCore {
         if next.isTerminal {
             deferralNoted[job.id] = nil
             active[job.id] = nil
+            recentlyEnded.insert(job)
         } else {
             active[job.id] = job
         }
@@ -196,4 +200,31 @@ actor CoordinatorCore {
     }
 
     func queuedCount() -> Int { scheduler.queuedCount }
+}
+
+/// The last `capacity` jobs inserted, by id; the oldest is forgotten first. Ended jobs never
+/// change again, so a copy kept here is the stored record.
+struct RecentJobs {
+    let capacity: Int
+    private var jobs: [JobID: JobRecord] = [:]
+    private var order: [JobID] = []
+    private var next = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        order.reserveCapacity(capacity)
+    }
+
+    subscript(id: JobID) -> JobRecord? { jobs[id] }
+
+    mutating func insert(_ job: JobRecord) {
+        if jobs.updateValue(job, forKey: job.id) != nil { return }
+        if order.count < capacity {
+            order.append(job.id)
+        } else {
+            jobs[order[next]] = nil
+            order[next] = job.id
+            next = (next + 1) % capacity
+        }
+    }
 }
