@@ -293,12 +293,13 @@ extension Meter {
             let capLeft =
                 year.map { state.ledger.balances[.voucherAllowance(id, tenant, year: $0)] ?? program.annualCap(for: record.profile.category) }
                 ?? 0
+            guard budgetLeft > 0, capLeft > 0 else { return list }
+            // Coverage is what matters for a ranking, so the allowance and budget are taken as
+            // large enough for this one hour: a nearly exhausted allowance still ranks as covered.
             let redemption = program.redemption(
                 for: list, item: .compute(spec.kind, domestic: spec.domestic),
                 providerOrganisation: state.providers[site] ?? "", tenant: record.profile, atMs: nowMs,
                 budgetLeft: max(budgetLeft, list), tenantCapLeft: max(capLeft, list))
-            // Coverage is what matters for a ranking; a nearly exhausted allowance still covers.
-            guard budgetLeft > 0, capLeft > 0 else { return list }
             return list - redemption.amount
         }
     }

@@ -148,7 +148,6 @@ public final class Meter: Sendable {
     func change<T>(_ body: (inout State) throws -> T) throws -> T {
         try state.withLock { state in
             if let broken = state.broken { throw MeterError.broken(broken) }
-            let before = state.ledger.balances.count
             do {
                 return try body(&state)
             } catch let error as LedgerError {
@@ -159,7 +158,7 @@ public final class Meter: Sendable {
             } catch let error as BackendError {
                 throw error
             } catch {
-                state.broken = "\(error) (\(before) accounts before)"
+                state.broken = "\(error)"
                 throw MeterError.broken("\(error)")
             }
         }
