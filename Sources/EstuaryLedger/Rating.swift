@@ -89,13 +89,7 @@ public enum Rater {
     public static func rate(_ usage: ServiceUsage, history: PriceHistory, rule: RoundingRule) throws(LedgerError)
         -> [ChargeLine]
     {
-        var problems: [String] = []
-        if usage.site != history.site { problems.append("site \(usage.site) is rated with \(history.site)'s prices") }
-        if !instants.contains(usage.startMs) || !instants.contains(usage.endMs) {
-            problems.append("times must lie within \(instants.lowerBound)…\(instants.upperBound) ms")
-        } else if usage.endMs < usage.startMs {
-            problems.append("ends (\(usage.endMs)) before it starts (\(usage.startMs))")
-        }
+        var problems = whereAndWhen(site: usage.site, startMs: usage.startMs, endMs: usage.endMs, history: history)
         if usage.quantity < 0 { problems.append("quantity must not be negative") }
         guard problems.isEmpty else { throw invalidRecord(usage.recordID, problems) }
         guard usage.quantity > 0 else { return [] }
@@ -251,13 +245,10 @@ public enum Rater {
     private static func check(_ usage: UsageToRate, history: PriceHistory, energy: SiteEnergy, spec: AcceleratorSpec?)
         throws(LedgerError)
     {
-        var problems: [String] = []
-        if usage.site != history.site { problems.append("site \(usage.site) is rated with \(history.site)'s prices") }
-        if !instants.contains(usage.startMs) || !instants.contains(usage.endMs) {
-            problems.append("times must lie within \(instants.lowerBound)…\(instants.upperBound) ms")
-        } else if usage.endMs < usage.startMs {
-            problems.append("ends (\(usage.endMs)) before it starts (\(usage.startMs))")
-        } else if usage.endMs - usage.startMs > UsageRecord.maxDurationMs {
+        var problems = whereAndWhen(site: usage.site, startMs: usage.startMs, endMs: usage.endMs, history: history)
+        if instants.contains(usage.startMs), instants.contains(usage.endMs), usage.endMs >= usage.startMs,
+            usage.endMs - usage.startMs > UsageRecord.maxDurationMs
+        {
             problems.append("lasts longer than the longest possible record (\(UsageRecord.maxDurationMs) ms)")
         }
         if !(1...UsageRecord.maxUnits).contains(usage.units) {
@@ -270,6 +261,19 @@ public enum Rater {
         }
         problems += energy.validate().map { "site energy \($0)" }
         guard problems.isEmpty else { throw invalidRecord(usage.recordID, problems) }
+    }
+
+    /// The problems any usage (compute or service) can have: rated with another site's prices,
+    /// times outside 1970…9999, or an end before the start.
+    private static func whereAndWhen(site: SiteID, startMs: Int64, endMs: Int64, history: PriceHistory) -> [String] {
+        var problems: [String] = []
+        if site != history.site { problems.append("site \(site) is rated with \(history.site)'s prices") }
+        if !instants.contains(startMs) || !instants.contains(endMs) {
+            problems.append("times must lie within \(instants.lowerBound)…\(instants.upperBound) ms")
+        } else if endMs < startMs {
+            problems.append("ends (\(endMs)) before it starts (\(startMs))")
+        }
+        return problems
     }
 
     private static func invalidRecord(_ id: UsageRecordID, _ problems: [String]) -> LedgerError {
