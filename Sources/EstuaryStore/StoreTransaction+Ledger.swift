@@ -316,8 +316,10 @@ extension StoreTransaction {
         }
     }
 
-    /// The report stored when `period` was closed (JSON), if it is closed.
-    public func periodReport(_ period: BillingPeriod) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT report FROM billing_periods WHERE period = ?", arguments: [period.description])
+    /// The report stored when `period` was closed (JSON) and when it was closed, if it is closed.
+    public func periodReport(_ period: BillingPeriod) throws -> (report: String, closedAtMs: Int64)? {
+        try Row.fetchOne(
+            db, sql: "SELECT report, closed_at_ms FROM billing_periods WHERE period = ?", arguments: [period.description]
+        ).map { ($0["report"], $0["closed_at_ms"]) }
     }
 }

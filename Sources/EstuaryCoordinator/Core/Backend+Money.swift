@@ -25,10 +25,10 @@ struct LiveMoney: MoneyBackend {
     func upsertTenant(_ request: TenantRequest) async throws -> (view: TenantView, created: Bool) {
         let now = clock()
         let meter = self.meter
-        let existed = meter.state.withLock { $0.tenants[request.tenant] != nil }
-        let view = try await store.write { tx in try meter.upsertTenant(request, nowMs: now, tx: tx) }
+        // Decided in the write, so two concurrent creates cannot both answer 201.
+        let upserted = try await store.write { tx in try meter.upsertTenant(request, nowMs: now, tx: tx) }
         await core.pricesChanged()
-        return (view, !existed)
+        return upserted
     }
 
     func topUp(_ tenant: TenantID, _ request: TopUpRequest) async throws -> TenantView {
@@ -145,9 +145,7 @@ struct LiveMoney: MoneyBackend {
 
     private func storedSettlement(_ period: BillingPeriod) async throws -> SettlementView? {
         let stored = try await store.read { tx -> (String, Int64, [UnratedUsage])? in
-            guard let text = try tx.periodReport(period),
-                let closedAt = try tx.closedPeriods().first(where: { $0.0 == period })?.1
-            else { return nil }
+            guard let (text, closedAt) = try tx.periodReport(period) else { return nil }
             return (text, closedAt, try tx.unratedUsage(period: period).map { UnratedUsage(record: $0.0, reason: $0.1) })
         }
         guard let (text, closedAt, unrated) = stored else { return nil }

@@ -9,9 +9,11 @@ import EstuaryStore
 extension Meter {
     // MARK: tenants
 
-    /// Creates or updates a registered tenant. Its wallet is untouched; its credit line applies
-    /// from now on (lowering it takes nothing back).
-    public func upsertTenant(_ request: TenantRequest, nowMs: Int64, tx: StoreTransaction) throws -> TenantView {
+    /// Creates or updates a registered tenant; `created` is false for an update. Its wallet is
+    /// untouched; its credit line applies from now on (lowering it takes nothing back).
+    public func upsertTenant(_ request: TenantRequest, nowMs: Int64, tx: StoreTransaction) throws -> (
+        view: TenantView, created: Bool
+    ) {
         try Self.validate(request)
         return try change { state in
             if let program = request.voucherProgram, state.programs[program] == nil {
@@ -27,7 +29,7 @@ extension Meter {
             try state.ledger.setCreditLimit(request.creditLimitFen, for: request.tenant)
             try tx.upsertTenant(record)
             state.tenants[request.tenant] = record
-            return Self.view(of: request.tenant, in: state)
+            return (Self.view(of: request.tenant, in: state), previous == nil)
         }
     }
 
