@@ -65,6 +65,9 @@ public final class Meter: Sendable {
         var providers: [SiteID: String]
         var closed: Set<BillingPeriod>
         var broken: String?
+        /// No live hold lapses before this (a hold released early may leave it earlier than the
+        /// true next expiry; it is recomputed when reached), so the sweep's check is O(1).
+        var nextHoldExpiryMs: Int64? = nil
     }
 
     let state: Mutex<State>
@@ -116,7 +119,8 @@ public final class Meter: Sendable {
             ledger: ledger, tenants: Dictionary(uniqueKeysWithValues: tenants.map { ($0.profile.tenant, $0) }),
             programs: Dictionary(uniqueKeysWithValues: try tx.voucherPrograms().map { ($0.id, $0) }), prices: prices,
             adminPriced: try tx.adminPricedSites(), providers: providers,
-            closed: Set(try tx.closedPeriods().map(\.0)), broken: nil)
+            closed: Set(try tx.closedPeriods().map(\.0)), broken: nil,
+            nextHoldExpiryMs: ledger.holds.values.map(\.expiresAtMs).min())
     }
 
     // MARK: periods
@@ -270,6 +274,7 @@ public final class Meter: Sendable {
                 let hold = try state.ledger.hold(
                     job: job.id, tenant: job.spec.tenant, amount: fen, expiresAtMs: nowMs &+ spanMs &+ settings.holdGraceMs)
                 try tx.upsertHold(hold)
+                state.nextHoldExpiryMs = min(state.nextHoldExpiryMs ?? hold.expiresAtMs, hold.expiresAtMs)
                 return nil
             } catch let refusal as HoldRefusal {
                 return refusal
@@ -300,13 +305,19 @@ public final class Meter: Sendable {
     func expireHolds(nowMs: Int64, tx: StoreTransaction) throws -> [Hold] {
         try change { state in
             let expired = state.ledger.expireHolds(nowMs: nowMs)
+            state.nextHoldExpiryMs = state.ledger.holds.values.map(\.expiresAtMs).min()
             for hold in expired { try tx.deleteHold(job: hold.job) }
             return expired
         }
     }
 
-    /// Whether any live hold has lapsed by `nowMs` (cheap; the sweep checks it every tick).
+    /// Whether any live hold has lapsed by `nowMs`. The sweep asks every second: O(1) until the
+    /// earliest expiry noted is reached, then one pass over the live holds to find the next.
     func hasExpiredHolds(nowMs: Int64) -> Bool {
-        state.withLock { state in state.ledger.holds.values.contains { $0.expiresAtMs <= nowMs } }
+        state.withLock { state in
+            guard let next = state.nextHoldExpiryMs, next <= nowMs else { return false }
+            state.nextHoldExpiryMs = state.ledger.holds.values.map(\.expiresAtMs).min()
+            return state.nextHoldExpiryMs.map { $0 <= nowMs } ?? false
+        }
     }
 }
