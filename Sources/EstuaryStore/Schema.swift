@@ -87,6 +87,8 @@ enum Schema {
     /// its postings in `LedgerCodec`'s compact form, and for a usage charge the rated lines
     /// (`charge`). Postings are immutable: triggers refuse every UPDATE and DELETE, and refuse an
     /// INSERT into a period that is closed, so a closed period's totals can never move.
+    /// `tenant` and `site` name the wallet and the site receivable a transaction touches (or its
+    /// charge's), so that one tenant's bill or one site's statement decodes only its own rows.
     /// `ledger_balances` is the running balance per account, written in the same transaction as
     /// the postings that change it; on start it must sum to zero, or the coordinator refuses to run.
     static let moneyTables = """
@@ -129,7 +131,9 @@ enum Schema {
             postings TEXT NOT NULL,
             memo TEXT NOT NULL,
             reverses TEXT,
-            charge TEXT
+            charge TEXT,
+            tenant TEXT,
+            site TEXT
         );
         CREATE INDEX ledger_transactions_by_period ON ledger_transactions(period, seq);
         CREATE TRIGGER ledger_transactions_no_update BEFORE UPDATE ON ledger_transactions

@@ -40,21 +40,25 @@ extension StoreTransaction {
     public func insertLedgerTransaction(
         _ transaction: LedgerTransaction, period: BillingPeriod, atMs: Int64, charge: PostedCharge?
     ) throws {
+        var tenant = charge?.tenant
+        var site = charge?.site
+        for posting in transaction.postings {
+            switch posting.account {
+            case .wallet(let owner): tenant = tenant ?? owner
+            case .siteReceivable(let receiver): site = site ?? receiver
+            default: break
+            }
+        }
         try run(
             """
-                INSERT INTO ledger_transactions (id, kind, period, at_ms, postings, memo, reverses, charge)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO ledger_transactions (id, kind, period, at_ms, postings, memo, reverses, charge, tenant, site)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 transaction.id, transaction.kind.rawValue, period.description, atMs,
                 LedgerCodec.encode(transaction.postings), transaction.memo, transaction.reverses,
-                charge.map { LedgerCodec.encode($0) },
+                charge.map { LedgerCodec.encode($0) }, tenant?.rawValue, site?.rawValue,
             ])
-    }
-
-    /// Whether a transaction with this id is in the journal.
-    public func hasLedgerTransaction(_ id: String) throws -> Bool {
-        try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM ledger_transactions WHERE id = ?"), arguments: [id]) != nil
     }
 
     /// Writes the current balance of each account given.
@@ -82,10 +86,23 @@ extension StoreTransaction {
         return balances
     }
 
-    /// Streams the journal of one period in posting order, without holding it in memory.
-    public func forEachLedgerTransaction(period: BillingPeriod, _ body: (StoredTransaction) throws -> Void) throws {
-        let cursor = try Row.fetchCursor(
-            db, sql: "SELECT * FROM ledger_transactions WHERE period = ? ORDER BY seq", arguments: [period.description])
+    /// Streams the journal of one period in posting order, without holding it in memory; with
+    /// `tenant` or `site`, only the transactions of that wallet or site receivable (the rest of
+    /// the period's rows are skipped without being decoded).
+    public func forEachLedgerTransaction(
+        period: BillingPeriod, tenant: TenantID? = nil, site: SiteID? = nil, _ body: (StoredTransaction) throws -> Void
+    ) throws {
+        var sql = "SELECT * FROM ledger_transactions WHERE period = ?"
+        var arguments: StatementArguments = [period.description]
+        if let tenant {
+            sql += " AND tenant = ?"
+            arguments += [tenant.rawValue]
+        }
+        if let site {
+            sql += " AND site = ?"
+            arguments += [site.rawValue]
+        }
+        let cursor = try Row.fetchCursor(db, sql: sql + " ORDER BY seq", arguments: arguments)
         while let row = try cursor.next() { try body(try Self.storedTransaction(row)) }
     }
 
@@ -298,8 +315,8 @@ extension StoreTransaction {
 
     /// Rated charges of one site in a period, in posting order (streamed).
     public func forEachCharge(period: BillingPeriod, site: SiteID, _ body: (PostedCharge) throws -> Void) throws {
-        try forEachLedgerTransaction(period: period) { stored in
-            if let charge = stored.charge, charge.site == site { try body(charge) }
+        try forEachLedgerTransaction(period: period, site: site) { stored in
+            if let charge = stored.charge { try body(charge) }
         }
     }
 

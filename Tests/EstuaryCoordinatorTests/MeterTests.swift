@@ -211,6 +211,11 @@ struct MeterTests {
         _ = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: [fixture.usage(job, seconds: 50, seq: 1)])
         let november = try BillingPeriod(year: 2026, month: 11)
 
+        // While open, a site's statement and a tenant's bill read only their own rows, and agree
+        // with the whole period's report.
+        let open = try await fixture.money.settlement(november)
+        #expect(try await fixture.money.statement(period: november, site: "gz") == open.report.statements.first)
+        #expect(try await fixture.money.bill(tenant: "acme", period: november) == open.report.invoices.first)
         await #expect(throws: BackendError.self) { try await fixture.money.settle(november) }
         fixture.clock.set(try november.endMs(utcOffsetMinutes: 480))
         let (closed, created) = try await fixture.money.settle(november)

@@ -114,11 +114,7 @@ struct APIMoneyHandlers: Sendable {
                     status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],
                     body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
             case nil, "json":
-                let view = try await money.settlement(period)
-                guard let statement = view.report.statements.first(where: { $0.site == site }) else {
-                    throw BackendError.notFound("a statement for site \(site) in \(period) (nothing was charged there)")
-                }
-                return APIJSON.response(statement)
+                return APIJSON.response(try await money.statement(period: period, site: site))
             default:
                 throw APIError.invalid(field: "format", "must be csv or json")
             }

@@ -26,6 +26,8 @@ public protocol MoneyBackend: Sendable {
     /// A period's reports: the stored ones once closed, else computed now.
     func settlement(_ period: BillingPeriod) async throws -> SettlementView
     func settlements() async throws -> SettlementListView
+    /// One site's statement for a period (provisional while the period is open).
+    func statement(period: BillingPeriod, site: SiteID) async throws -> SiteStatement
     /// One site's charges in a period as CSV (one row per rated usage record).
     func statementCSV(period: BillingPeriod, site: SiteID) async throws -> String
     /// The current billing period (the coordinator's clock and billing time zone).

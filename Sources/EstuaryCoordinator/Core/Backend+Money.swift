@@ -110,11 +110,26 @@ struct LiveMoney: MoneyBackend {
     }
 
     func bill(tenant: TenantID, period: BillingPeriod) async throws -> TenantInvoice {
-        let view = try await settlement(period)
-        guard let invoice = view.report.invoices.first(where: { $0.tenant == tenant }) else {
+        let report = try await partReport(period, tenant: tenant, site: nil)
+        guard let invoice = report.invoices.first(where: { $0.tenant == tenant }) else {
             throw BackendError.notFound("a bill for tenant \(tenant) in \(period) (nothing was charged or paid)")
         }
         return invoice
+    }
+
+    func statement(period: BillingPeriod, site: SiteID) async throws -> SiteStatement {
+        let report = try await partReport(period, tenant: nil, site: site)
+        guard let statement = report.statements.first(where: { $0.site == site }) else {
+            throw BackendError.notFound("a statement for site \(site) in \(period) (nothing was charged there)")
+        }
+        return statement
+    }
+
+    /// The stored report of a closed period; for an open one, the report of only the rows of
+    /// `tenant` or `site`, so that one bill does not decode the whole month's journal.
+    private func partReport(_ period: BillingPeriod, tenant: TenantID?, site: SiteID?) async throws -> SettlementReport {
+        if let stored = try await storedSettlement(period) { return stored.report }
+        return try await store.read { tx in try Meter.partial(period, tenant: tenant, site: site, tx: tx) }
     }
 
     func settle(_ period: BillingPeriod) async throws -> (view: SettlementView, created: Bool) {

@@ -22,6 +22,18 @@ extension Meter {
         return (report, unrated)
     }
 
+    /// One party's part of a period, reading only its rows: a tenant's invoice or a site's
+    /// statement. Its reconciliation is not the period's (ask `report` for that).
+    public static func partial(
+        _ period: BillingPeriod, tenant: TenantID? = nil, site: SiteID? = nil, tx: StoreTransaction
+    ) throws -> SettlementReport {
+        var accumulator = SettlementAccumulator(period: period)
+        try tx.forEachLedgerTransaction(period: period, tenant: tenant, site: site) { stored in
+            accumulator.add(stored.transaction, charge: stored.charge)
+        }
+        return try accumulator.finish(usageWithoutCharge: [], chargesWithoutUsage: [])
+    }
+
     /// Closes `period` with `report`, in a write transaction. Refused when the journal of the
     /// period changed since the report was computed (the caller computes again).
     func close(_ period: BillingPeriod, report: SettlementReport, nowMs: Int64, tx: StoreTransaction) throws -> Bool {
