@@ -122,5 +122,12 @@ struct ConversionTests {
         var wire = Estuary_V1_Site(site)
         wire.id = "../etc"
         #expect(throws: ValidationError.self) { try SiteDescriptor(wire: wire) }
+        // A price book with no prices and no periods (here at UTC+0) is no book: it reads as the
+        // default one, which is what the encoder omits, so the descriptor round-trips (fuzz find).
+        var empty = Estuary_V1_Site(site)
+        empty.priceBook = Estuary_V1_PriceBook()
+        let read = try SiteDescriptor(wire: empty)
+        #expect(read == site)
+        #expect(try SiteDescriptor(wire: Estuary_V1_Site(read)) == read)
     }
 }

@@ -81,7 +81,11 @@ extension SiteDescriptor {
                 periods.append(
                     TariffPeriod(kind: kind, days: days, startMinute: Int(period.startMinute), endMinute: Int(period.endMinute)))
             }
-            book = PriceBook(prices: prices, periods: periods, utcOffsetMinutes: Int(wire.priceBook.utcOffsetMinutes))
+            // A book with neither prices nor periods is no book: it reads as the default (the
+            // encoder omits it), so that a descriptor survives the wire both ways unchanged.
+            if !prices.isEmpty || !periods.isEmpty {
+                book = PriceBook(prices: prices, periods: periods, utcOffsetMinutes: Int(wire.priceBook.utcOffsetMinutes))
+            }
             problems += book.validate().map { FieldError(field: "site.price_book", message: $0) }
         }
         self.init(
