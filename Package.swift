@@ -87,6 +87,7 @@ let package = Package(
             dependencies: [
                 "EstuaryModel", "EstuaryLedger",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

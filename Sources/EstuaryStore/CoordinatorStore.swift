@@ -26,6 +26,10 @@ public final class CoordinatorStore: Sendable {
                 // 32 MiB of page cache (default 2 MiB): a group commit of thousands of usage
                 // records and their postings otherwise spills dirty pages to the WAL mid-transaction.
                 try db.execute(sql: "PRAGMA cache_size = -32768")
+                // Each unit of group-committed work runs in a savepoint, whose undo copies of
+                // the pages it changes go to a statement journal: in memory, not a temp file
+                // written (and thrown away) on every commit.
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
             }
             pool = try DatabasePool(path: path, configuration: configuration)
             try Schema.migrator().migrate(pool)
@@ -46,6 +50,13 @@ public final class CoordinatorStore: Sendable {
     /// A committed before B. A ticket whose caller would lead the group commit must be awaited.
     public func enqueueWrite<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) throws -> T) -> WriteTicket<T> {
         committer.enqueue { db in try work(StoreTransaction(db: db)) }
+    }
+
+    /// Runs `work` at the end of every write transaction, after all the writes it groups: state
+    /// that many writes change (the ledger's balances) is written once per commit. If it throws,
+    /// the transaction rolls back and every write in it fails.
+    public func beforeEachCommit(_ work: @escaping @Sendable (StoreTransaction) throws -> Void) {
+        committer.addBeforeCommit { db in try work(StoreTransaction(db: db)) }
     }
 
     public func read<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {

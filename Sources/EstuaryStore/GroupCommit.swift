@@ -18,12 +18,19 @@ final class GroupCommitter: Sendable {
 
     private let writer: DatabasePool
     private let state = Mutex(State())
+    private let beforeCommit = Mutex<[@Sendable (Database) throws -> Void]>([])
     /// Upper bound of units of work per transaction, so one commit stays short.
     let maxBatch: Int
 
     init(writer: DatabasePool, maxBatch: Int = 4096) {
         self.writer = writer
         self.maxBatch = maxBatch
+    }
+
+    /// Adds work run at the end of every transaction, after all its units of work and outside
+    /// their savepoints: if it throws, the whole transaction rolls back and every unit fails.
+    func addBeforeCommit(_ work: @escaping @Sendable (Database) throws -> Void) {
+        beforeCommit.withLock { $0.append(work) }
     }
 
     func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -70,9 +77,11 @@ final class GroupCommitter: Sendable {
             // The batch carries other callers' work, so the leader's cancellation must not abort
             // it: the commit runs in a task of its own, awaited here.
             let writer = self.writer
+            let hooks = beforeCommit.withLock { $0 }
             try await Task {
                 try await writer.write { db in
                     for pending in batch { pending.execute(db) }
+                    for hook in hooks { try hook(db) }
                 }
             }.value
             for pending in batch { pending.complete(commitError: nil) }

@@ -40,25 +40,7 @@ extension StoreTransaction {
     public func insertLedgerTransaction(
         _ transaction: LedgerTransaction, period: BillingPeriod, atMs: Int64, charge: PostedCharge?
     ) throws {
-        var tenant = charge?.tenant
-        var site = charge?.site
-        for posting in transaction.postings {
-            switch posting.account {
-            case .wallet(let owner): tenant = tenant ?? owner
-            case .siteReceivable(let receiver): site = site ?? receiver
-            default: break
-            }
-        }
-        try run(
-            """
-                INSERT INTO ledger_transactions (id, kind, period, at_ms, postings, memo, reverses, charge, tenant, site)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                transaction.id, transaction.kind.rawValue, period.description, atMs,
-                LedgerCodec.encode(transaction.postings), transaction.memo, transaction.reverses,
-                charge.map { LedgerCodec.encode($0) }, tenant?.rawValue, site?.rawValue,
-            ])
+        try insertJournal([JournalRow(transaction, period: period, atMs: atMs, charge: charge)])
     }
 
     /// Writes the current balance of each account given.
@@ -137,13 +119,6 @@ extension StoreTransaction {
 
     // MARK: usage rating state
 
-    /// Records the period a usage record was recorded in and, when it could not be rated, why.
-    public func setUsageRating(_ record: UsageRecordID, period: BillingPeriod, unrated: String?) throws {
-        try run(
-            "UPDATE usage_records SET period = ?, unrated = ? WHERE id = ?",
-            arguments: [period.description, unrated, record.rawValue])
-    }
-
     /// Why each of these records is unrated, for those that are.
     public func unratedReasons(for records: [UsageRecordID]) throws -> [UsageRecordID: String] {
         var reasons: [UsageRecordID: String] = [:]
@@ -205,6 +180,18 @@ extension StoreTransaction {
 
     public func deleteHold(job: JobID) throws {
         try run("DELETE FROM ledger_holds WHERE job_id = ?", arguments: [job.rawValue])
+    }
+
+    /// Deletes the holds of `jobs` (those that have one), many per statement.
+    public func deleteHolds(jobs: [JobID]) throws {
+        for start in stride(from: 0, to: jobs.count, by: Self.rowsPerStatement) {
+            let chunk = jobs[start..<min(jobs.count, start + Self.rowsPerStatement)]
+            let statement = try db.cachedStatement(
+                sql: "DELETE FROM ledger_holds WHERE job_id IN (\(repeatElement("?", count: chunk.count).joined(separator: ",")))")
+            var binder = RawBinder(statement)
+            for job in chunk { binder.text(job.rawValue) }
+            try binder.step(db)
+        }
     }
 
     public func holds() throws -> [Hold] {
