@@ -162,18 +162,28 @@ public struct Ledger: Sendable, Equatable {
             }
         }
 
-        var nets: [AccountID: Int128] = [:]
-        for posting in transaction.postings { nets[posting.account, default: 0] += Int128(posting.amount) }
+        // Net per account, in the order accounts first appear (a transaction has a handful of
+        // postings: a linear scan beats hashing, and the order is deterministic).
+        var nets: [(account: AccountID, net: Int128)] = []
+        nets.reserveCapacity(transaction.postings.count)
+        for posting in transaction.postings {
+            if let index = nets.firstIndex(where: { $0.account == posting.account }) {
+                nets[index].net += Int128(posting.amount)
+            } else {
+                nets.append((posting.account, Int128(posting.amount)))
+            }
+        }
 
         var newHold: Hold?
         if let job, var hold = holds[job] {
-            let debit = -(nets[.wallet(hold.tenant)] ?? 0)
+            let wallet = AccountID.wallet(hold.tenant)
+            let debit = -(nets.first(where: { $0.account == wallet })?.net ?? 0)
             if debit > 0 { hold.amount = Fen(clamping: max(0, Int128(hold.amount) - debit)) }
             newHold = hold
         }
 
         var newBalances: [(AccountID, Fen)] = []
-        for (account, net) in nets.sorted(by: { $0.key < $1.key }) where net != 0 {
+        for (account, net) in nets where net != 0 {
             let before = balance(account)
             guard let after = Fen(exactly: Int128(before) + net) else {
                 throw .overflow("balance of \(account.text) in \(transaction.id)")
@@ -395,8 +405,6 @@ extension Ledger {
         if let program {
             try program.validate()
             if let year = try? program.year(atMs: charge.atMs) {
-                let budgetOpening = program.budgetOpening(year: year)
-                let allowanceOpening = program.allowanceOpening(for: tenant, year: year)
                 // An account exists once its opening was posted (balances keep every account ever
                 // posted to), which holds with or without a retained journal.
                 let budgetOpened = balances[.voucherBudget(program.id, year: year)] != nil
@@ -410,8 +418,8 @@ extension Ledger {
                         : program.annualCap(for: tenant.category))
                 redemption = decision
                 if decision.amount > 0 {
-                    if !budgetOpened { openings.append(budgetOpening) }
-                    if !allowanceOpened { openings.append(allowanceOpening) }
+                    if !budgetOpened { openings.append(program.budgetOpening(year: year)) }
+                    if !allowanceOpened { openings.append(program.allowanceOpening(for: tenant, year: year)) }
                     draw = VoucherDraw(program: program.id, year: year, amount: decision.amount)
                 }
             } else {

@@ -3,32 +3,77 @@ import EstuaryModel
 // The `c1` charge format (described on `LedgerCodec`). Field order here is the format: changing
 // it means a new tag, and decoding must keep reading every tag ever written.
 
+/// The ids a charge's lines are written relative to.
+public struct ChargeIdentity: Sendable, Hashable {
+    public var recordID: UsageRecordID
+    public var job: JobID
+    public var tenant: TenantID
+    public var site: SiteID
+
+    public init(recordID: UsageRecordID, job: JobID, tenant: TenantID, site: SiteID) {
+        self.recordID = recordID
+        self.job = job
+        self.tenant = tenant
+        self.site = site
+    }
+
+    init(_ charge: PostedCharge) {
+        self.init(recordID: charge.recordID, job: charge.job, tenant: charge.tenant, site: charge.site)
+    }
+}
+
+/// A charge's lines already in `c1` form (`LedgerCodec.encodeLines`).
+public struct EncodedChargeLines: Sendable {
+    let text: String
+    let count: Int
+    let identity: ChargeIdentity
+}
+
 extension LedgerCodec {
     /// The charge as `c1|…` (see `LedgerCodec` for the fields).
     public static func encode(_ charge: PostedCharge) -> String {
-        LedgerTextWriter.string(capacity: capacity(charge)) { writer in write(charge, to: &writer) }
+        encode(charge, lines: encodeLines(charge.lines, of: ChargeIdentity(charge)))
     }
 
-    /// At least the bytes `write` needs: every separator, every string at its longest escaped
-    /// form, every number at 20 bytes.
-    private static func capacity(_ charge: PostedCharge) -> Int {
-        func bound(_ value: String?) -> Int { value.map(LedgerTextWriter.bound) ?? 0 }
-        let numbers = LedgerTextWriter.integerBound
-        var capacity =
-            2 + 12 + 6 * numbers + bound(charge.recordID.rawValue) + bound(charge.job.rawValue)
+    /// The charge as `c1|…`, with its lines as `encodeLines` wrote them earlier (rating decides
+    /// the lines before the ledger decides the voucher). Lines encoded for other ids, or another
+    /// number of lines, are encoded again.
+    public static func encode(_ charge: PostedCharge, lines: EncodedChargeLines) -> String {
+        let identity = ChargeIdentity(charge)
+        let lines = lines.identity == identity && lines.count == charge.lines.count
+            ? lines : encodeLines(charge.lines, of: identity)
+        let capacity =
+            2 + 12 + 6 * LedgerTextWriter.integerBound + bound(charge.recordID.rawValue) + bound(charge.job.rawValue)
             + bound(charge.tenant.rawValue) + bound(charge.site.rawValue) + bound(charge.cls?.rawValue)
-            + bound(charge.voucherProgram?.rawValue)
-        for line in charge.lines {
+            + bound(charge.voucherProgram?.rawValue) + lines.text.utf8.count
+        return LedgerTextWriter.string(capacity: capacity) { writer in
+            writeHead(charge, to: &writer)
+            writer.encoded(lines.text)
+        }
+    }
+
+    /// The lines part of a charge's `c1` text. It depends only on the lines and the ids of the
+    /// charge they belong to (a line repeating its charge's record, job, tenant or site leaves
+    /// that field empty).
+    public static func encodeLines(_ lines: [ChargeLine], of identity: ChargeIdentity) -> EncodedChargeLines {
+        var capacity = 0
+        for line in lines {
             capacity +=
-                21 + 11 * numbers + bound(line.recordID.rawValue) + bound(line.kind.rawValue)
+                21 + 11 * LedgerTextWriter.integerBound + bound(line.recordID.rawValue) + bound(line.kind.rawValue)
                 + bound(line.serviceKind?.rawValue) + bound(line.job.rawValue) + bound(line.tenant.rawValue)
                 + bound(line.site.rawValue) + bound(line.cls?.rawValue) + bound(line.service?.rawValue)
                 + bound(line.unit) + bound(line.tariff?.rawValue) + bound(line.rule.rawValue)
         }
-        return capacity
+        let text = LedgerTextWriter.string(capacity: capacity) { writer in
+            for line in lines { write(line, of: identity, to: &writer) }
+        }
+        return EncodedChargeLines(text: text, count: lines.count, identity: identity)
     }
 
-    private static func write(_ charge: PostedCharge, to writer: inout LedgerTextWriter) {
+    private static func bound(_ value: String?) -> Int { value.map(LedgerTextWriter.bound) ?? 0 }
+
+    /// Everything before the lines, ending with their count.
+    private static func writeHead(_ charge: PostedCharge, to writer: inout LedgerTextWriter) {
         writer.literal("c1")
         writer.byte(Byte.bar)
         writer.identifier(charge.recordID.rawValue)
@@ -54,50 +99,51 @@ extension LedgerCodec {
         writer.integer(charge.atMs)
         writer.byte(Byte.bar)
         writer.integer(charge.lines.count)
-        for line in charge.lines {
-            writer.byte(Byte.bar)
-            if line.recordID != charge.recordID { writer.identifier(line.recordID.rawValue) }
-            writer.byte(Byte.bar)
-            writer.integer(line.index)
-            writer.byte(Byte.bar)
-            writer.text(line.kind.rawValue)
-            writer.byte(Byte.bar)
-            if let serviceKind = line.serviceKind { writer.text(serviceKind.rawValue) }
-            writer.byte(Byte.bar)
-            if line.job != charge.job { writer.identifier(line.job.rawValue) }
-            writer.byte(Byte.bar)
-            if line.tenant != charge.tenant { writer.identifier(line.tenant.rawValue) }
-            writer.byte(Byte.bar)
-            if line.site != charge.site { writer.identifier(line.site.rawValue) }
-            writer.byte(Byte.bar)
-            writer.optionalIdentifier(line.cls?.rawValue)
-            writer.byte(Byte.bar)
-            writer.optionalIdentifier(line.service?.rawValue)
-            writer.byte(Byte.bar)
-            writer.integer(line.startMs)
-            writer.byte(Byte.bar)
-            writer.integer(line.endMs)
-            writer.byte(Byte.bar)
-            writer.integer(line.quantity)
-            writer.byte(Byte.bar)
-            writer.text(line.unit)
-            writer.byte(Byte.bar)
-            writer.integer(line.priceFen)
-            writer.byte(Byte.bar)
-            writer.integer(line.pricedQuantity)
-            writer.byte(Byte.bar)
-            if let tariff = line.tariff { writer.text(tariff.rawValue) }
-            writer.byte(Byte.bar)
-            writer.integer(line.priceVersion)
-            writer.byte(Byte.bar)
-            writer.text(line.rule.rawValue)
-            writer.byte(Byte.bar)
-            writer.integer(line.amountFen)
-            writer.byte(Byte.bar)
-            writer.optionalInteger(line.energyWh)
-            writer.byte(Byte.bar)
-            writer.optionalInteger(line.gramsCO2)
-        }
+    }
+
+    private static func write(_ line: ChargeLine, of identity: ChargeIdentity, to writer: inout LedgerTextWriter) {
+        writer.byte(Byte.bar)
+        if line.recordID != identity.recordID { writer.identifier(line.recordID.rawValue) }
+        writer.byte(Byte.bar)
+        writer.integer(line.index)
+        writer.byte(Byte.bar)
+        writer.text(line.kind.rawValue)
+        writer.byte(Byte.bar)
+        if let serviceKind = line.serviceKind { writer.text(serviceKind.rawValue) }
+        writer.byte(Byte.bar)
+        if line.job != identity.job { writer.identifier(line.job.rawValue) }
+        writer.byte(Byte.bar)
+        if line.tenant != identity.tenant { writer.identifier(line.tenant.rawValue) }
+        writer.byte(Byte.bar)
+        if line.site != identity.site { writer.identifier(line.site.rawValue) }
+        writer.byte(Byte.bar)
+        writer.optionalIdentifier(line.cls?.rawValue)
+        writer.byte(Byte.bar)
+        writer.optionalIdentifier(line.service?.rawValue)
+        writer.byte(Byte.bar)
+        writer.integer(line.startMs)
+        writer.byte(Byte.bar)
+        writer.integer(line.endMs)
+        writer.byte(Byte.bar)
+        writer.integer(line.quantity)
+        writer.byte(Byte.bar)
+        writer.text(line.unit)
+        writer.byte(Byte.bar)
+        writer.integer(line.priceFen)
+        writer.byte(Byte.bar)
+        writer.integer(line.pricedQuantity)
+        writer.byte(Byte.bar)
+        if let tariff = line.tariff { writer.text(tariff.rawValue) }
+        writer.byte(Byte.bar)
+        writer.integer(line.priceVersion)
+        writer.byte(Byte.bar)
+        writer.text(line.rule.rawValue)
+        writer.byte(Byte.bar)
+        writer.integer(line.amountFen)
+        writer.byte(Byte.bar)
+        writer.optionalInteger(line.energyWh)
+        writer.byte(Byte.bar)
+        writer.optionalInteger(line.gramsCO2)
     }
 
     /// Reads `encode(_:)`'s form back; a tag other than `chargeFormatTag` is `unknownFormat`.

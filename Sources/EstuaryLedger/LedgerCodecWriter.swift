@@ -44,6 +44,17 @@ struct LedgerTextWriter {
         count += length
     }
 
+    /// Bytes already in the format (another writer's output), copied as they are.
+    mutating func encoded(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            reserve(bytes.count)
+            guard let base = bytes.baseAddress else { return }
+            UnsafeMutableRawPointer(buffer.baseAddress! + count).copyMemory(from: base, byteCount: bytes.count)
+            count += bytes.count
+        }
+    }
+
     /// Shortest decimal form: `-` for negatives, no `+`, no leading zeros.
     mutating func integer(_ value: Int64) {
         reserve(Self.integerBound)
