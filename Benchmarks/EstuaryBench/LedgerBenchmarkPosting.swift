@@ -21,6 +21,8 @@ struct BatchOutcome: Sendable {
     /// When the closure ran on the store's writer (inside the shared transaction).
     var ranFrom: ContinuousClock.Instant
     var ranTo: ContinuousClock.Instant
+    /// CPU time of the writer's thread inside the closure (the rest of its wall time it waited).
+    var cpuNs: Int64 = 0
 
     init() {
         ranFrom = .now
@@ -39,19 +41,20 @@ struct BatchOutcome: Sendable {
 
 enum LedgerPosting {
     /// One site's UsageBatch inside one store write, as `CoordinatorCore.applyUpstream` does it:
-    /// `Meter.postUsage` with the jobs the coordinator holds in memory (empty: every job is read
-    /// from the store), then the site's cursor.
+    /// `Meter.postUsage` of the batch `Meter.prepareUsage` checked and rated before the write,
+    /// then the site's cursor.
     static func post(
-        _ records: [UsageRecord], site siteID: SiteID, jobs: [JobID: JobRecord], energy: SiteEnergy, seq: UInt64,
-        meter: Meter, nowMs now: Int64, tx: StoreTransaction
+        _ prepared: PreparedUsage, records: Int, site siteID: SiteID, seq: UInt64, meter: Meter, tx: StoreTransaction
     ) throws -> BatchOutcome {
         var outcome = BatchOutcome()
         let clock = ContinuousClock()
         outcome.ranFrom = clock.now
-        outcome.records = records.count
-        let posted = try meter.postUsage(records, site: siteID, jobs: jobs, energy: energy, nowMs: now, tx: tx)
+        let cpuFrom = ThreadCPU.nanoseconds()
+        outcome.records = records
+        let posted = try meter.postUsage(prepared, tx: tx)
         try tx.setCursor(site: siteID, epoch: LedgerMesh.epoch, seq: seq)
         outcome.ranTo = clock.now
+        outcome.cpuNs = ThreadCPU.nanoseconds() - cpuFrom
         outcome.skipped = posted.skipped
         outcome.duplicates = posted.duplicates
         outcome.charged = posted.charged
@@ -72,6 +75,7 @@ enum LedgerPosting {
         let store = try CoordinatorStore(directory: directory, logger: quietLogger)
         let settings = LedgerMesh.settings
         let meter = Meter(state: Meter.emptyState(settings: settings), settings: settings, catalog: .builtin)
+        meter.attach(to: store)
         let at = mesh.periodStartMs
         let topUps = try await store.write { tx -> Int in
             for index in 0..<mesh.sites {
@@ -111,5 +115,14 @@ enum LedgerPosting {
                 for index in range { try tx.insertJob(mesh.record(index, site: workload.site(of: index)).job) }
             }
         }
+    }
+}
+
+/// CPU time consumed by the calling thread (CLOCK_THREAD_CPUTIME_ID).
+enum ThreadCPU {
+    static func nanoseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 }

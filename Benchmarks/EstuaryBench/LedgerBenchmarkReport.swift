@@ -84,6 +84,9 @@ extension LedgerBenchmark {
         line("| part | s | µs per record | share of wall time |")
         line("|---|---:|---:|---:|")
         row("inside the closures: `Meter.postUsage` and `setCursor` (first sends and resends)", closures)
+        let cpu = Duration.nanoseconds(run.closureCPUNs)
+        row("… of which the writer thread was on a CPU", cpu)
+        row("… of which it waited (descheduled, page faults, I/O, the meter's lock)", max(.zero, closures - cpu))
         row("**outside the closures**: commit with fsync, leader hand-off, idle writer", max(.zero, run.wall - closures))
         line()
         let pure = figures.pure

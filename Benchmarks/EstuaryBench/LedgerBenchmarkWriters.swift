@@ -16,6 +16,8 @@ struct PostingRun: Sendable {
     var latenciesMs: [Double] = []
     var resendLatenciesMs: [Double] = []
     var ran: [(from: ContinuousClock.Instant, to: ContinuousClock.Instant)] = []
+    /// The writer thread's CPU time inside the closures, in ns.
+    var closureCPUNs: Int64 = 0
     /// Time the writers spent building their records and jobs (the load generator, not the ledger).
     var generation = Duration.zero
     var wall = Duration.zero
@@ -28,6 +30,7 @@ struct PostingRun: Sendable {
         latenciesMs += other.latenciesMs
         resendLatenciesMs += other.resendLatenciesMs
         ran += other.ran
+        closureCPUNs += other.closureCPUNs
         generation += other.generation
     }
 
@@ -95,11 +98,14 @@ enum LedgerWriters {
             let nowMs = mesh.nowMs
             let batchSeq = seq
             let sent = clock.now
+            // As the coordinator's actor does before queueing the write: check and rate.
+            let prepared = meter.prepareUsage(records, site: siteID, jobs: jobs, energy: energy, nowMs: nowMs)
+            let count = records.count
             let outcome = try await store.write { tx in
-                try LedgerPosting.post(
-                    records, site: siteID, jobs: jobs, energy: energy, seq: batchSeq, meter: meter, nowMs: nowMs, tx: tx)
+                try LedgerPosting.post(prepared, records: count, site: siteID, seq: batchSeq, meter: meter, tx: tx)
             }
             run.ran.append((outcome.ranFrom, outcome.ranTo))
+            run.closureCPUNs += outcome.cpuNs
             return (outcome, (clock.now - sent).milliseconds)
         }
 

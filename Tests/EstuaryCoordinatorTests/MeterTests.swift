@@ -50,14 +50,15 @@ struct MeterTests {
 
         /// Connects a site with 8 units of `pool`, by default `gz` with CPUs priced at 3,600 fen
         /// per unit-hour (1 fen a unit-second).
-        func connect(_ site: String = "gz", pool: String = "cpu-x86-64", price: Int64 = 3_600) async throws -> SiteLink {
+        /// With `price` nil the site announces no prices at all.
+        func connect(_ site: String = "gz", pool: String = "cpu-x86-64", price: Int64? = 3_600) async throws -> SiteLink {
             let link = SiteLink(sessionID: "s-\(site)")
             var hello = Estuary_V1_Hello()
             hello.site = .with { $0.id = site; $0.region = "test"; $0.driver = "process" }
             hello.outboxEpoch = "e1"
             let descriptor = SiteDescriptor(
                 id: SiteID(rawValue: site), displayName: site, region: "test", zones: [], driver: "process",
-                priceBook: PriceBook(prices: [AcceleratorClass(rawValue: pool): ClassPrice(flat: price)]))
+                priceBook: PriceBook(prices: price.map { [AcceleratorClass(rawValue: pool): ClassPrice(flat: $0)] } ?? [:]))
             _ = try await core.attach(hello: hello, descriptor: descriptor, link: link)
             await core.capacity(site: SiteID(rawValue: site), link: link, report: .with {
                 $0.full = true
@@ -128,6 +129,42 @@ struct MeterTests {
         #expect(fixture.core.meter.sumOfBalances == 0)
         let view = try await fixture.money.meteredUsage(UsageQuery(job: job))
         #expect(view.metered?.count == 1 && view.metered?.first?.charge?.grossFen == 200)
+    }
+
+    @Test("a rating made before the write is redone when the site's prices changed in between; a record twice in a batch is charged once")
+    func ratedBeforeTheWrite() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        _ = try await fixture.connect(price: nil)
+        let job = try await fixture.submit(tenant: "acme")
+        await fixture.core.placeQueued()
+        let stored = try #require(try await fixture.store.read { try $0.job(job) })
+        let end = fixture.clock.read()
+        let record = UsageRecord(
+            id: .forJob(job, attempt: 1), jobID: job, siteID: "gz", acceleratorClass: "cpu-x86-64", units: 2,
+            startedAtMs: end - 100_000, endedAtMs: end)
+        let meter = fixture.core.meter
+        // Prepared while the site has no prices: the record would be unrated ...
+        let prepared = meter.prepareUsage([record, record], site: "gz", jobs: [job: stored], energy: .unstated, nowMs: end)
+        // ... but the site's first book (which applies from the beginning of time) is adopted by
+        // a write that runs before the posting.
+        let adopted = try await fixture.store.write { tx in
+            try meter.observeAgentPrices(
+                site: "gz", book: PriceBook(prices: ["cpu-x86-64": ClassPrice(flat: 3_600)]), nowMs: end, tx: tx)
+        }
+        #expect(adopted)
+        let posted = try await fixture.store.write { tx in try meter.postUsage(prepared, tx: tx) }
+        #expect(posted.charged == 1 && posted.duplicates == 1 && posted.unrated == 0 && posted.skipped == 0)
+        #expect(meter.balance(.wallet("acme")) == -200, "2 units × 100 s × 1 fen, once")
+        #expect(meter.sumOfBalances == 0)
+        // Balances are written at the end of the commit: what is stored is what memory holds.
+        let storedBalances = try await fixture.store.read { try $0.ledgerBalances() }
+        #expect(storedBalances[.wallet("acme")] == -200)
+        #expect(storedBalances.values.reduce(0, +) == 0)
+        // The same batch again (a resend) stores and charges nothing.
+        let again = try await fixture.store.write { tx in try meter.postUsage(prepared, tx: tx) }
+        #expect(again.charged == 0 && again.duplicates == 2)
+        #expect(meter.balance(.wallet("acme")) == -200)
     }
 
     @Test("a job the tenant cannot cover fails at placement with the figures, and its site never hears of it")

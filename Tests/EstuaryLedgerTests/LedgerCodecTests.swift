@@ -471,6 +471,24 @@ struct LedgerCodecChargeTests {
         #expect(!text.utf8.contains(0))
     }
 
+    @Test("lines encoded before the voucher is known give the same text; lines of other ids are re-encoded", arguments: extremes)
+    func preEncodedLines(charge: PostedCharge) throws {
+        let identity = ChargeIdentity(recordID: charge.recordID, job: charge.job, tenant: charge.tenant, site: charge.site)
+        let early = LedgerCodec.encodeLines(charge.lines, of: identity)
+        var later = charge
+        later.voucherFen = charge.grossFen / 3
+        later.voucherProgram = "gz"
+        later.voucherYear = 2026
+        #expect(LedgerCodec.encode(later, lines: early) == LedgerCodec.encode(later))
+        // Encoded relative to another record (so line ids would be written differently) or with
+        // another number of lines: not trusted, the charge's own lines are written.
+        let stranger = LedgerCodec.encodeLines(
+            charge.lines, of: ChargeIdentity(recordID: "u-other-1", job: "other", tenant: "other", site: "other"))
+        #expect(LedgerCodec.encode(charge, lines: stranger) == LedgerCodec.encode(charge))
+        let fewer = LedgerCodec.encodeLines(Array(charge.lines.dropLast()), of: identity)
+        #expect(try LedgerCodec.decodeCharge(LedgerCodec.encode(charge, lines: fewer)) == charge)
+    }
+
     @Test("the minimal charge used by the rejection table is valid")
     func minimalIsValid() throws {
         let text = Minimal.text()

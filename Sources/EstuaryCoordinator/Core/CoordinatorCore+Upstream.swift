@@ -55,7 +55,6 @@ extension CoordinatorCore {
         }
         cursors[siteID] = cursor
         let records = changes
-        let usageRecords = usage
         let (epoch, seq) = cursor
         let now = clock()
         let inactiveUpdates = inactive
@@ -65,8 +64,9 @@ extension CoordinatorCore {
         var knownJobs: [JobID: JobRecord] = [:]
         for record in usage { knownJobs[record.jobID] = active[record.jobID] ?? recentlyEnded[record.jobID] }
         for (job, _) in changes { knownJobs[job.id] = job }
-        let jobs = knownJobs
         let meter = self.meter
+        // Checked and rated here, off the store's writer; the write decides what is new and posts.
+        let prepared = meter.prepareUsage(usage, site: siteID, jobs: knownJobs, energy: energy, nowMs: now)
         let (skipped, foreignInactive) = try await commit(store.enqueueWrite { tx -> (Int, Int) in
             // Updates about finished jobs are stale when the job ran here (a late report after
             // the job was declared lost, say), and foreign when it did not, or never existed.
@@ -75,8 +75,7 @@ extension CoordinatorCore {
             try self.record(records, tx)
             // Rated and posted in this same transaction, only when the record is new: a resent
             // record is neither stored nor charged again (docs/MONEY.md, exactly once).
-            let posted = try meter.postUsage(
-                usageRecords, site: siteID, jobs: jobs, energy: energy, nowMs: now, tx: tx)
+            let posted = try meter.postUsage(prepared, tx: tx)
             try tx.setCursor(site: siteID, epoch: epoch, seq: seq)
             return (posted.skipped, foreignInactive)
         })

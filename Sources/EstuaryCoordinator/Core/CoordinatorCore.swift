@@ -58,6 +58,7 @@ actor CoordinatorCore {
         let meter = Meter(
             state: Meter.emptyState(settings: configuration.metering), settings: configuration.metering,
             catalog: configuration.catalog)
+        meter.attach(to: store)
         self.meter = meter
         scheduler = Scheduler(
             catalog: configuration.catalog, policy: configuration.policy,

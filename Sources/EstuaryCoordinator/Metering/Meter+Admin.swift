@@ -171,6 +171,7 @@ extension Meter {
             version: (existing.last?.version ?? 0) + 1, effectiveFromMs: effectiveFromMs, book: book, services: services)
         do {
             state.prices[site] = try PriceHistory(site: site, versions: existing + [version])
+            state.priceGeneration &+= 1
         } catch {
             throw BackendError.invalid(error.problems)
         }

@@ -14,47 +14,254 @@ public struct UsagePosting: Sendable {
     public init() {}
 }
 
-extension Meter {
-    /// The usage part of a site's upstream batch, inside the caller's store write: each record
-    /// is checked against its job, stored unless it is already (`INSERT OR IGNORE`), and only
-    /// then rated and posted; the touched balances are written once at the end. This is the one
-    /// place usage becomes money (`CoordinatorCore.applyUpstream` and the `ledger` benchmark
-    /// both call it).
-    ///
-    /// `jobs` are the coordinator's in-memory records of the jobs, as of the moment the write was
-    /// queued (which is what the store holds when the write runs, since writes commit in queue
-    /// order); a job missing there is read from the store. A site may only report usage for a job
-    /// that ran there, with the job's own units and class, under the record id of one of its
-    /// attempts.
-    public func postUsage(
-        _ records: [UsageRecord], site: SiteID, jobs: [JobID: JobRecord], energy: SiteEnergy, nowMs: Int64,
-        tx: StoreTransaction
-    ) throws -> UsagePosting {
-        var result = UsagePosting()
-        var touched: Set<AccountID> = []
-        // Writes run one at a time, so no period closes while this one runs.
-        let period = try state.withLock { state in
-            try Self.openPeriod(atMs: nowMs, in: state, utcOffsetMinutes: settings.utcOffsetMinutes)
+/// A site's usage batch checked against its jobs and rated before its store write: the part of
+/// posting that needs no ledger state, done by the caller (a session's actor, on any core) so
+/// that the store's single writer only decides what is new, draws vouchers and writes rows.
+public struct PreparedUsage: Sendable {
+    struct Item: Sendable {
+        var record: UsageRecord
+        /// nil: the job was not in memory; the write reads it from the store, then checks and
+        /// rates the record there.
+        var job: Payer?
+        var rating: Rating?
+    }
+
+    /// What posting needs of a record's job, once the record is accepted for it.
+    struct Payer: Sendable {
+        var tenant: TenantID
+        /// Whether the record is the job's current attempt (whose hold it draws on and releases).
+        var current: Bool
+
+        init(_ job: JobRecord, record: UsageRecord) {
+            tenant = job.spec.tenant
+            current = record.id == .forJob(job.id, attempt: job.attempt)
         }
+    }
+
+    enum Rating: Sendable {
+        /// The lines, their total, and the lines in the journal's text form.
+        case charge([ChargeLine], gross: Fen, encoded: EncodedChargeLines)
+        case unrated(String)
+
+        var unratedReason: String? {
+            if case .unrated(let reason) = self { return reason }
+            return nil
+        }
+    }
+
+    let site: SiteID
+    let energy: SiteEnergy
+    let nowMs: Int64
+    /// The meter's price generation the ratings used: a write that finds another re-rates.
+    let priceGeneration: UInt64
+    var items: [Item]
+    var skipped: Int
+}
+
+extension Meter {
+    /// Checks each record against its job (when `jobs` holds it) and rates it at the site's
+    /// prices as they stand now. Pure with respect to the store and the ledger; call it before
+    /// queueing the write that runs `postUsage`.
+    ///
+    /// `jobs` are the coordinator's in-memory records of the jobs, as of the moment the write is
+    /// queued (which is what the store holds when the write runs, since writes commit in queue
+    /// order). A site may only report usage for a job that ran there, with the job's own units
+    /// and class, under the record id of one of its attempts.
+    public func prepareUsage(
+        _ records: [UsageRecord], site: SiteID, jobs: [JobID: JobRecord], energy: SiteEnergy, nowMs: Int64
+    ) -> PreparedUsage {
+        let (history, generation) = state.withLock { ($0.prices[site], $0.priceGeneration) }
+        var prepared = PreparedUsage(
+            site: site, energy: energy, nowMs: nowMs, priceGeneration: generation, items: [], skipped: 0)
+        prepared.items.reserveCapacity(records.count)
         for record in records {
-            guard let job = try jobs[record.jobID] ?? tx.job(record.jobID), job.siteID == site,
-                record.units == job.spec.resources.totalUnits,
-                record.acceleratorClass == (job.placedClass ?? job.spec.resources.classes.first),
-                (1...max(1, job.attempt)).contains(where: { record.id == .forJob(job.id, attempt: $0) })
-            else {
-                result.skipped += 1
+            guard let job = jobs[record.jobID] else {
+                prepared.items.append(PreparedUsage.Item(record: record, job: nil, rating: nil))
                 continue
             }
-            guard try tx.insertUsage(record, recordedAtMs: nowMs, period: period.description) else {
+            guard Self.accepts(record, of: job, from: site) else {
+                prepared.skipped += 1
+                continue
+            }
+            let payer = PreparedUsage.Payer(job, record: record)
+            prepared.items.append(
+                PreparedUsage.Item(
+                    record: record, job: payer, rating: rating(record, tenant: payer.tenant, history: history, energy: energy)))
+        }
+        return prepared
+    }
+
+    /// The usage part of a site's upstream batch, inside the caller's store write: the records
+    /// are stored unless they are already (`INSERT OR IGNORE`), and only those stored now are
+    /// posted: the voucher redeemed, the job's hold drawn on and released, the journal rows
+    /// written. Balances are written once per commit (`attach(to:)`). This is the one place
+    /// usage becomes money (`CoordinatorCore.applyUpstream` and the `ledger` benchmark both
+    /// call it).
+    ///
+    /// Records whose job was not in memory are checked against the stored job here; all are
+    /// rated again if the site's prices changed since `prepareUsage`.
+    public func postUsage(_ prepared: PreparedUsage, tx: StoreTransaction) throws -> UsagePosting {
+        var result = UsagePosting()
+        result.skipped = prepared.skipped
+        let site = prepared.site
+        // Writes run one at a time, so no period closes and no price changes while this one runs.
+        let (period, history, generation) = try state.withLock { state in
+            (
+                try Self.openPeriod(atMs: prepared.nowMs, in: state, utcOffsetMinutes: settings.utcOffsetMinutes),
+                state.prices[site], state.priceGeneration
+            )
+        }
+        var items = prepared.items
+        var accepted = 0
+        for index in items.indices {
+            var item = items[index]
+            if item.job == nil {
+                guard let stored = try tx.job(item.record.jobID), Self.accepts(item.record, of: stored, from: site) else {
+                    result.skipped += 1
+                    continue
+                }
+                item.job = PreparedUsage.Payer(stored, record: item.record)
+                item.rating = nil
+            }
+            if item.rating == nil || generation != prepared.priceGeneration, let payer = item.job {
+                item.rating = rating(item.record, tenant: payer.tenant, history: history, energy: prepared.energy)
+            }
+            items[accepted] = item
+            accepted += 1
+        }
+        items.removeLast(items.count - accepted)
+        let stored = try tx.insertUsage(
+            items.map { UsageRow($0.record, unrated: $0.rating?.unratedReason) }, recordedAtMs: prepared.nowMs,
+            period: period.description)
+        var charges: [Charge] = []
+        charges.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            guard stored[index] else {
                 result.duplicates += 1
                 continue
             }
-            switch try rate(record, job: job, energy: energy, nowMs: nowMs, period: period, tx: tx, touched: &touched) {
-            case .charged: result.charged += 1
-            case .unrated: result.unrated += 1
+            switch item.rating {
+            case .charge(let lines, let gross, let encoded)?:
+                if let payer = item.job {
+                    charges.append(Charge(record: item.record, payer: payer, lines: lines, gross: gross, encoded: encoded))
+                }
+            case .unrated?, nil: result.unrated += 1
             }
         }
-        try flushBalances(touched, tx)
+        if !charges.isEmpty {
+            try post(charges, site: site, period: period, nowMs: prepared.nowMs, tx: tx)
+            result.charged = charges.count
+        }
         return result
+    }
+
+    /// A record stored now, with its price: what `post` turns into a journal row.
+    private struct Charge {
+        var record: UsageRecord
+        var payer: PreparedUsage.Payer
+        var lines: [ChargeLine]
+        var gross: Fen
+        var encoded: EncodedChargeLines
+    }
+
+    /// Posts rated charges, in order, in one change of the ledger: the journal rows in one go,
+    /// the released holds in one go, the touched accounts marked for the commit's balance write.
+    private func post(
+        _ charges: [Charge], site: SiteID, period: BillingPeriod, nowMs: Int64, tx: StoreTransaction
+    ) throws {
+        let settings = self.settings
+        let fee = settings.platformFee
+        let spec = catalog[charges[0].record.acceleratorClass]
+        try change { state in
+            let provider = try Self.provider(of: site, in: &state, tx: tx) ?? ""
+            var journal: [JournalRow] = []
+            journal.reserveCapacity(charges.count)
+            var released: [JobID] = []
+            var changed = false
+            do {
+                for charge in charges {
+                    let record = charge.record
+                    let tenant = charge.payer.tenant
+                    let gross = charge.gross
+                    let job = record.jobID
+                    let registered = state.tenants[tenant]
+                    let profile = registered?.profile ?? TenantProfile(tenant: tenant, organisation: "")
+                    let program = registered?.voucherProgram.flatMap { state.programs[$0] }
+                    let recordSpec = record.acceleratorClass == charges[0].record.acceleratorClass
+                        ? spec : catalog[record.acceleratorClass]
+                    let item: BillableItem =
+                        recordSpec.map { .compute($0.kind, domestic: $0.domestic) } ?? .other(record.acceleratorClass.rawValue)
+                    let voucherCharge = VoucherCharge(
+                        id: record.id.rawValue, tenant: tenant, site: site, providerOrganisation: provider, item: item,
+                        amount: gross, atMs: record.endedAtMs)
+                    let current = charge.payer.current
+                    // Everything that can throw a LedgerError is computed before the ledger changes.
+                    let feeFen = try fee.fee(on: gross)
+                    let posted = try state.ledger.postCharge(
+                        voucherCharge, tenant: profile, program: program, fee: fee, drawingOnHoldOf: current ? job : nil,
+                        overdraft: true)
+                    changed = true
+                    let postedCharge = PostedCharge(
+                        recordID: record.id, job: job, tenant: tenant, site: site, cls: record.acceleratorClass,
+                        lines: charge.lines, grossFen: gross, voucherFen: posted.voucherAmount, voucherProgram: posted.draw?.program,
+                        voucherYear: posted.draw?.year, feeFen: feeFen, atMs: record.endedAtMs)
+                    for opening in posted.openings {
+                        journal.append(JournalRow(opening, period: period, atMs: nowMs, charge: nil))
+                        state.dirty.formUnion(opening.postings.lazy.map(\.account))
+                    }
+                    journal.append(
+                        JournalRow(posted.transaction, period: period, atMs: nowMs, charge: postedCharge, lines: charge.encoded))
+                    for posting in posted.transaction.postings { state.dirty.insert(posting.account) }
+                    if current, state.ledger.release(job: job) != nil { released.append(job) }
+                }
+            } catch let error as LedgerError where changed {
+                // Earlier charges of this batch are already in memory: the write must not
+                // commit without them, so the meter stops here (`change` marks it broken).
+                throw MeterError.broken("posting a usage batch of \(site) failed part-way: \(error)")
+            }
+            try tx.insertJournal(journal)
+            try tx.deleteHolds(jobs: released)
+        }
+    }
+
+    /// Writes the balances of every account changed since the last commit: once per store
+    /// transaction, however many usage batches it groups.
+    func flushBalances(_ tx: StoreTransaction) throws {
+        guard state.withLock({ !$0.dirty.isEmpty }) else { return }
+        try change { state in
+            try tx.setBalances(state.dirty.sorted().map { ($0, state.ledger.balance($0)) })
+            state.dirty.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Makes every transaction of `store` end by writing the balances its usage posting changed.
+    /// A coordinator's meter is attached to its store once, before the first write.
+    public func attach(to store: CoordinatorStore) {
+        store.beforeEachCommit { [self] tx in try flushBalances(tx) }
+    }
+
+    /// Whether `record` may be charged to `job`: the job ran at `site`, with these units and
+    /// class, and the record's id is that of one of its attempts.
+    static func accepts(_ record: UsageRecord, of job: JobRecord, from site: SiteID) -> Bool {
+        record.siteID == site && job.siteID == site && record.units == job.spec.resources.totalUnits
+            && record.acceleratorClass == (job.placedClass ?? job.spec.resources.classes.first)
+            && (1...max(1, job.attempt)).contains(where: { record.id == .forJob(job.id, attempt: $0) })
+    }
+
+    /// What `record` costs at the site's prices `history` (nil: the site has none), or why it
+    /// cannot be charged.
+    func rating(_ record: UsageRecord, tenant: TenantID, history: PriceHistory?, energy: SiteEnergy) -> PreparedUsage.Rating {
+        guard let history else { return .unrated("site \(record.siteID) has no price book") }
+        do {
+            let lines = try Rater.rate(
+                UsageToRate(record, tenant: tenant), history: history, energy: energy,
+                spec: catalog[record.acceleratorClass], rule: settings.ratingRule)
+            let gross = try LedgerArithmetic.sum(lines.map(\.amountFen), "charge of \(record.id)")
+            guard gross > 0 else { return .unrated("no charge: the usage rates at 0 fen") }
+            let identity = ChargeIdentity(recordID: record.id, job: record.jobID, tenant: tenant, site: record.siteID)
+            return .charge(lines, gross: gross, encoded: LedgerCodec.encodeLines(lines, of: identity))
+        } catch {
+            return .unrated("\(error)")
+        }
     }
 }

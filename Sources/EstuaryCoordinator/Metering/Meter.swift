@@ -68,6 +68,11 @@ public final class Meter: Sendable {
         /// No live hold lapses before this (a hold released early may leave it earlier than the
         /// true next expiry; it is recomputed when reached), so the sweep's check is O(1).
         var nextHoldExpiryMs: Int64? = nil
+        /// Accounts posted to since the last commit wrote balances (`flushBalances`).
+        var dirty: Set<AccountID> = []
+        /// Counts changes of any site's prices, so a rating done before a write can tell whether
+        /// it still holds when the write runs.
+        var priceGeneration: UInt64 = 0
     }
 
     let state: Mutex<State>
@@ -91,7 +96,11 @@ public final class Meter: Sendable {
 
     /// Replaces the whole state (at start, with what `load` read).
     public func replace(_ loaded: State) {
-        state.withLock { $0 = loaded }
+        state.withLock { state in
+            let generation = state.priceGeneration
+            state = loaded
+            state.priceGeneration = generation &+ 1
+        }
     }
 
     /// Loads the ledger and everything rating needs from the store, refusing a ledger whose
@@ -166,77 +175,6 @@ public final class Meter: Sendable {
                 throw MeterError.broken("\(error)")
             }
         }
-    }
-
-    /// Writes the balances of `accounts` as they stand now.
-    public func flushBalances(_ accounts: Set<AccountID>, _ tx: StoreTransaction) throws {
-        guard !accounts.isEmpty else { return }
-        try change { state in
-            try tx.setBalances(accounts.sorted().map { ($0, state.ledger.balance($0)) })
-        }
-    }
-
-    /// Rates one newly recorded usage record (stored with `period`) and posts its charge in that
-    /// period, in the caller's transaction.
-    /// The voucher (if the tenant is enrolled and eligible) is redeemed here; the job's hold is
-    /// drawn on and released when the record belongs to the job's current attempt. Usage that
-    /// already ran is never refused: a wallet may go below its credit line (`overdraft`), which
-    /// then blocks new holds.
-    func rate(
-        _ record: UsageRecord, job: JobRecord, energy: SiteEnergy, nowMs: Int64, period: BillingPeriod,
-        tx: StoreTransaction, touched: inout Set<AccountID>
-    ) throws -> RatingOutcome {
-        let settings = self.settings
-        let spec = catalog[record.acceleratorClass]
-        var touchedHere: [AccountID] = []
-        let outcome: RatingOutcome = try change { state in
-            func unrated(_ reason: String) throws -> RatingOutcome {
-                try tx.setUsageRating(record.id, period: period, unrated: reason)
-                return .unrated(reason)
-            }
-            guard let history = state.prices[record.siteID] else {
-                return try unrated("site \(record.siteID) has no price book")
-            }
-            let tenant = job.spec.tenant
-            let lines: [ChargeLine]
-            do {
-                lines = try Rater.rate(
-                    UsageToRate(record, tenant: tenant), history: history, energy: energy, spec: spec,
-                    rule: settings.ratingRule)
-            } catch {
-                return try unrated("\(error)")
-            }
-            let gross = try LedgerArithmetic.sum(lines.map(\.amountFen), "charge of \(record.id)")
-            guard gross > 0 else { return try unrated("no charge: the usage rates at 0 fen") }
-            let registered = state.tenants[tenant]
-            let profile = registered?.profile ?? TenantProfile(tenant: tenant, organisation: "")
-            let program = registered?.voucherProgram.flatMap { state.programs[$0] }
-            let item: BillableItem = spec.map { .compute($0.kind, domestic: $0.domestic) } ?? .other(record.acceleratorClass.rawValue)
-            let charge = VoucherCharge(
-                id: record.id.rawValue, tenant: tenant, site: record.siteID,
-                providerOrganisation: try Self.provider(of: record.siteID, in: &state, tx: tx) ?? "", item: item,
-                amount: gross, atMs: record.endedAtMs)
-            let current = record.id == .forJob(job.id, attempt: job.attempt)
-            // Everything that can throw a LedgerError is computed before the ledger changes.
-            let fee = try settings.platformFee.fee(on: gross)
-            let posted = try state.ledger.postCharge(
-                charge, tenant: profile, program: program, fee: settings.platformFee,
-                drawingOnHoldOf: current ? job.id : nil, overdraft: true)
-            let postedCharge = PostedCharge(
-                recordID: record.id, job: job.id, tenant: tenant, site: record.siteID, cls: record.acceleratorClass,
-                lines: lines, grossFen: gross, voucherFen: posted.voucherAmount, voucherProgram: posted.draw?.program,
-                voucherYear: posted.draw?.year, feeFen: fee, atMs: record.endedAtMs)
-            for opening in posted.openings {
-                try tx.insertLedgerTransaction(opening, period: period, atMs: nowMs, charge: nil)
-                touchedHere.append(contentsOf: opening.postings.map(\.account))
-            }
-            try tx.insertLedgerTransaction(posted.transaction, period: period, atMs: nowMs, charge: postedCharge)
-            touchedHere.append(contentsOf: posted.transaction.postings.map(\.account))
-            if current, state.ledger.release(job: job.id) != nil { try tx.deleteHold(job: job.id) }
-            return .charged(postedCharge)
-        }
-        touched.formUnion(touchedHere)
-        return outcome
     }
 
     /// The organisation operating `site` (its enrollment), cached; nil for a site never
