@@ -22,7 +22,7 @@ public struct PreparedUsage: Sendable {
         var record: UsageRecord
         /// nil: the job was not in memory; the write reads it from the store, then checks and
         /// rates the record there.
-        var job: Payer?
+        var payer: Payer?
         var rating: Rating?
     }
 
@@ -76,7 +76,7 @@ extension Meter {
         prepared.items.reserveCapacity(records.count)
         for record in records {
             guard let job = jobs[record.jobID] else {
-                prepared.items.append(PreparedUsage.Item(record: record, job: nil, rating: nil))
+                prepared.items.append(PreparedUsage.Item(record: record, payer: nil, rating: nil))
                 continue
             }
             guard Self.accepts(record, of: job, from: site) else {
@@ -86,7 +86,7 @@ extension Meter {
             let payer = PreparedUsage.Payer(job, record: record)
             prepared.items.append(
                 PreparedUsage.Item(
-                    record: record, job: payer, rating: rating(record, tenant: payer.tenant, history: history, energy: energy)))
+                    record: record, payer: payer, rating: rating(record, tenant: payer.tenant, history: history, energy: energy)))
         }
         return prepared
     }
@@ -115,15 +115,15 @@ extension Meter {
         var accepted = 0
         for index in items.indices {
             var item = items[index]
-            if item.job == nil {
+            if item.payer == nil {
                 guard let stored = try tx.job(item.record.jobID), Self.accepts(item.record, of: stored, from: site) else {
                     result.skipped += 1
                     continue
                 }
-                item.job = PreparedUsage.Payer(stored, record: item.record)
+                item.payer = PreparedUsage.Payer(stored, record: item.record)
                 item.rating = nil
             }
-            if item.rating == nil || generation != prepared.priceGeneration, let payer = item.job {
+            if item.rating == nil || generation != prepared.priceGeneration, let payer = item.payer {
                 item.rating = rating(item.record, tenant: payer.tenant, history: history, energy: prepared.energy)
             }
             items[accepted] = item
@@ -142,7 +142,7 @@ extension Meter {
             }
             switch item.rating {
             case .charge(let lines, let gross, let encoded)?:
-                if let payer = item.job {
+                if let payer = item.payer {
                     charges.append(Charge(record: item.record, payer: payer, lines: lines, gross: gross, encoded: encoded))
                 }
             case .unrated?, nil: result.unrated += 1
@@ -171,7 +171,6 @@ extension Meter {
     ) throws {
         let settings = self.settings
         let fee = settings.platformFee
-        let spec = catalog[charges[0].record.acceleratorClass]
         try change { state in
             let provider = try Self.provider(of: site, in: &state, tx: tx) ?? ""
             var journal: [JournalRow] = []
@@ -187,10 +186,8 @@ extension Meter {
                     let registered = state.tenants[tenant]
                     let profile = registered?.profile ?? TenantProfile(tenant: tenant, organisation: "")
                     let program = registered?.voucherProgram.flatMap { state.programs[$0] }
-                    let recordSpec = record.acceleratorClass == charges[0].record.acceleratorClass
-                        ? spec : catalog[record.acceleratorClass]
                     let item: BillableItem =
-                        recordSpec.map { .compute($0.kind, domestic: $0.domestic) } ?? .other(record.acceleratorClass.rawValue)
+                        catalog[record.acceleratorClass].map { .compute($0.kind, domestic: $0.domestic) } ?? .other(record.acceleratorClass.rawValue)
                     let voucherCharge = VoucherCharge(
                         id: record.id.rawValue, tenant: tenant, site: site, providerOrganisation: provider, item: item,
                         amount: gross, atMs: record.endedAtMs)
