@@ -9,6 +9,7 @@ import Logging
 public final class CoordinatorStore: Sendable {
     let pool: DatabasePool
     let committer: GroupCommitter
+    private let checkpointer: Checkpointer
     public let path: String
 
     /// Opens (creating if needed) `directory/estuary.sqlite` and migrates it.
@@ -30,13 +31,18 @@ public final class CoordinatorStore: Sendable {
                 // the pages it changes go to a statement journal: in memory, not a temp file
                 // written (and thrown away) on every commit.
                 try db.execute(sql: "PRAGMA temp_store = MEMORY")
+                // Checkpoints run on a connection of their own after each commit (Checkpointer);
+                // the writer's automatic one is only a backstop that bounds the WAL (64 MiB).
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
             }
             pool = try DatabasePool(path: path, configuration: configuration)
             try Schema.migrator().migrate(pool)
+            checkpointer = try Checkpointer(path: path, logger: logger)
         } catch {
             throw StoreError.cannotOpen(path: path, reason: "\(error)")
         }
-        committer = GroupCommitter(writer: pool)
+        let checkpointer = self.checkpointer
+        committer = GroupCommitter(writer: pool, afterCommit: { checkpointer.request() })
         logger.info("store open", metadata: ["path": "\(path)"])
     }
 

@@ -22,9 +22,13 @@ final class GroupCommitter: Sendable {
     /// Upper bound of units of work per transaction, so one commit stays short.
     let maxBatch: Int
 
-    init(writer: DatabasePool, maxBatch: Int = 4096) {
+    /// Called after each successful commit, outside every lock (the store asks for a checkpoint).
+    private let afterCommit: @Sendable () -> Void
+
+    init(writer: DatabasePool, maxBatch: Int = 4096, afterCommit: @escaping @Sendable () -> Void = {}) {
         self.writer = writer
         self.maxBatch = maxBatch
+        self.afterCommit = afterCommit
     }
 
     /// Adds work run at the end of every transaction, after all its units of work and outside
@@ -84,6 +88,7 @@ final class GroupCommitter: Sendable {
                     for hook in hooks { try hook(db) }
                 }
             }.value
+            afterCommit()
             for pending in batch { pending.complete(commitError: nil) }
         } catch {
             for pending in batch { pending.complete(commitError: error) }

@@ -76,7 +76,7 @@ extension StoreTransaction {
         }
         for start in stride(from: 0, to: rows.count, by: Self.rowsPerStatement) {
             let chunk = rows[start..<min(rows.count, start + Self.rowsPerStatement)]
-            let statement = try db.cachedStatement(sql: Self.usageInsertSQL(rows: chunk.count))
+            let statement = try db.cachedStatement(sql: Self.usageInsertSQL[chunk.count])
             var binder = RawBinder(statement)
             for row in chunk {
                 let record = row.record
@@ -105,7 +105,7 @@ extension StoreTransaction {
     public func insertJournal(_ rows: [JournalRow]) throws {
         for start in stride(from: 0, to: rows.count, by: Self.rowsPerStatement) {
             let chunk = rows[start..<min(rows.count, start + Self.rowsPerStatement)]
-            let statement = try db.cachedStatement(sql: Self.journalInsertSQL(rows: chunk.count))
+            let statement = try db.cachedStatement(sql: Self.journalInsertSQL[chunk.count])
             var binder = RawBinder(statement)
             for row in chunk {
                 binder.text(row.id)
@@ -123,7 +123,9 @@ extension StoreTransaction {
         }
     }
 
-    static func usageInsertSQL(rows: Int) -> String {
+    /// The statements for 0…`rowsPerStatement` rows, built once (by row count, as the
+    /// statement cache is keyed by their text).
+    static let usageInsertSQL = (0...rowsPerStatement).map { rows in
         """
         INSERT OR IGNORE INTO usage_records
             (id, job_id, site_id, class, units, started_at_ms, ended_at_ms, unit_ms, recorded_at_ms, period, unrated)
@@ -132,17 +134,21 @@ extension StoreTransaction {
         """
     }
 
-    static func journalInsertSQL(rows: Int) -> String {
+    static let journalInsertSQL = (0...rowsPerStatement).map { rows in
         """
         INSERT INTO ledger_transactions (id, kind, period, at_ms, postings, memo, reverses, charge, tenant, site)
         VALUES \(repeatElement("(?,?,?,?,?,?,?,?,?,?)", count: rows).joined(separator: ","))
         """
     }
+
+    static let holdDeleteSQL = (0...rowsPerStatement).map { rows in
+        "DELETE FROM ledger_holds WHERE job_id IN (\(repeatElement("?", count: rows).joined(separator: ",")))"
+    }
 }
 
 /// Binds parameters in order to a statement GRDB prepared and cached, then runs it, through
-/// SQLite's C API. It leaves the statement reset with its bindings cleared, as GRDB expects of a
-/// cached statement (GRDB resets and rebinds before each of its own uses anyway).
+/// SQLite's C API. Every parameter is bound each time, so old bindings need no clearing; the
+/// statement is left reset (GRDB resets and rebinds before each of its own uses anyway).
 struct RawBinder {
     private let handle: OpaquePointer
     private var next: Int32 = 1
@@ -153,7 +159,6 @@ struct RawBinder {
     init(_ statement: Statement) {
         handle = statement.sqliteStatement
         sqlite3_reset(handle)
-        sqlite3_clear_bindings(handle)
     }
 
     mutating func text(_ value: String) {
@@ -178,10 +183,7 @@ struct RawBinder {
     /// Runs the statement to completion, passing the first column of each row it yields (text) to
     /// `row`. A failure is thrown as GRDB's `DatabaseError`, with SQLite's message.
     func step(_ db: Database, row: ((String) -> Void)? = nil) throws {
-        defer {
-            sqlite3_reset(handle)
-            sqlite3_clear_bindings(handle)
-        }
+        defer { sqlite3_reset(handle) }
         while true {
             let code = sqlite3_step(handle)
             switch code {

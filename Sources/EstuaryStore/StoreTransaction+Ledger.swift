@@ -186,8 +186,7 @@ extension StoreTransaction {
     public func deleteHolds(jobs: [JobID]) throws {
         for start in stride(from: 0, to: jobs.count, by: Self.rowsPerStatement) {
             let chunk = jobs[start..<min(jobs.count, start + Self.rowsPerStatement)]
-            let statement = try db.cachedStatement(
-                sql: "DELETE FROM ledger_holds WHERE job_id IN (\(repeatElement("?", count: chunk.count).joined(separator: ",")))")
+            let statement = try db.cachedStatement(sql: Self.holdDeleteSQL[chunk.count])
             var binder = RawBinder(statement)
             for job in chunk { binder.text(job.rawValue) }
             try binder.step(db)

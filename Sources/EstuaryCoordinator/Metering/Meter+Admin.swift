@@ -138,8 +138,8 @@ extension Meter {
             ])
         }
         return try change { state in
-            let version = try Self.addVersion(
-                to: &state, site: site, book: request.book, services: request.services, effectiveFromMs: effective)
+            let version = try addVersion(
+                site: site, book: request.book, services: request.services, effectiveFromMs: effective)
             try tx.insertPriceVersion(site: site, version, source: "admin", atMs: nowMs)
             state.adminPriced.insert(site)
             return version
@@ -154,43 +154,48 @@ extension Meter {
     func observeAgentPrices(site: SiteID, book: PriceBook, nowMs: Int64, tx: StoreTransaction) throws -> Bool {
         try change { state in
             guard !book.prices.isEmpty, !state.adminPriced.contains(site) else { return false }
-            if let latest = state.prices[site]?.versions.last, latest.book == book { return false }
-            let effective = (state.prices[site]?.versions.last?.effectiveFromMs).map { max(nowMs, $0 + 1) } ?? 0
-            let version = try Self.addVersion(
-                to: &state, site: site, book: book, services: [:], effectiveFromMs: effective)
+            let latest = pricing.withLock { $0.histories[site]?.versions.last }
+            if let latest, latest.book == book { return false }
+            let effective = latest.map { max(nowMs, $0.effectiveFromMs + 1) } ?? 0
+            let version = try addVersion(site: site, book: book, services: [:], effectiveFromMs: effective)
             try tx.insertPriceVersion(site: site, version, source: "agent", atMs: nowMs)
             return true
         }
     }
 
-    static func addVersion(
-        to state: inout State, site: SiteID, book: PriceBook, services: [ServiceID: ServicePrice], effectiveFromMs: Int64
+    /// Adds a version to `site`'s prices; call it inside `change`.
+    func addVersion(
+        site: SiteID, book: PriceBook, services: [ServiceID: ServicePrice], effectiveFromMs: Int64
     ) throws -> PriceVersion {
-        let existing = state.prices[site]?.versions ?? []
+        let existing = pricing.withLock { $0.histories[site]?.versions ?? [] }
         let version = PriceVersion(
             version: (existing.last?.version ?? 0) + 1, effectiveFromMs: effectiveFromMs, book: book, services: services)
+        let history: PriceHistory
         do {
-            state.prices[site] = try PriceHistory(site: site, versions: existing + [version])
-            state.priceGeneration &+= 1
+            history = try PriceHistory(site: site, versions: existing + [version])
         } catch {
             throw BackendError.invalid(error.problems)
+        }
+        pricing.withLock { pricing in
+            pricing.histories[site] = history
+            pricing.generation &+= 1
         }
         return version
     }
 
     /// The price book in force at `site` now, if the meter has its prices.
     func bookInForce(site: SiteID, nowMs: Int64) -> PriceBook? {
-        state.withLock { $0.prices[site]?.version(atMs: nowMs)?.book }
+        pricing.withLock { $0.histories[site]?.version(atMs: nowMs)?.book }
     }
 
     /// The first instant after `nowMs` at which any site's price version changes.
     func nextPriceChange(afterMs nowMs: Int64) -> Int64? {
-        state.withLock { state in state.prices.values.compactMap { $0.nextChange(afterMs: nowMs) }.min() }
+        pricing.withLock { $0.histories.values.compactMap { $0.nextChange(afterMs: nowMs) }.min() }
     }
 
     func priceHistory(site: SiteID, nowMs: Int64) -> PriceHistoryView? {
-        state.withLock { state in
-            guard let history = state.prices[site] else { return nil }
+        pricing.withLock { pricing in
+            guard let history = pricing.histories[site] else { return nil }
             return PriceHistoryView(site: site, versions: history.versions, inForce: history.version(atMs: nowMs)?.version)
         }
     }

@@ -70,7 +70,7 @@ extension Meter {
     public func prepareUsage(
         _ records: [UsageRecord], site: SiteID, jobs: [JobID: JobRecord], energy: SiteEnergy, nowMs: Int64
     ) -> PreparedUsage {
-        let (history, generation) = state.withLock { ($0.prices[site], $0.priceGeneration) }
+        let (history, generation) = pricing.withLock { ($0.histories[site], $0.generation) }
         var prepared = PreparedUsage(
             site: site, energy: energy, nowMs: nowMs, priceGeneration: generation, items: [], skipped: 0)
         prepared.items.reserveCapacity(records.count)
@@ -105,12 +105,10 @@ extension Meter {
         result.skipped = prepared.skipped
         let site = prepared.site
         // Writes run one at a time, so no period closes and no price changes while this one runs.
-        let (period, history, generation) = try state.withLock { state in
-            (
-                try Self.openPeriod(atMs: prepared.nowMs, in: state, utcOffsetMinutes: settings.utcOffsetMinutes),
-                state.prices[site], state.priceGeneration
-            )
+        let period = try state.withLock { state in
+            try Self.openPeriod(atMs: prepared.nowMs, in: state, utcOffsetMinutes: settings.utcOffsetMinutes)
         }
+        let (history, generation) = pricing.withLock { ($0.histories[site], $0.generation) }
         var items = prepared.items
         var accepted = 0
         for index in items.indices {
@@ -164,18 +162,19 @@ extension Meter {
         var encoded: EncodedChargeLines
     }
 
-    /// Posts rated charges, in order, in one change of the ledger: the journal rows in one go,
-    /// the released holds in one go, the touched accounts marked for the commit's balance write.
+    /// Posts rated charges, in order, in one change of the ledger, then writes their journal
+    /// rows and deletes the released holds in a few statements. The ledger's lock is held only
+    /// while the ledger changes: encoding and SQL run after it, so readers (the scheduler, API
+    /// views) wait for one batch's arithmetic at most.
     private func post(
         _ charges: [Charge], site: SiteID, period: BillingPeriod, nowMs: Int64, tx: StoreTransaction
     ) throws {
-        let settings = self.settings
         let fee = settings.platformFee
+        var entries: [(transaction: LedgerTransaction, charge: PostedCharge?, lines: EncodedChargeLines?)] = []
+        entries.reserveCapacity(charges.count)
+        var released: [JobID] = []
         try change { state in
             let provider = try Self.provider(of: site, in: &state, tx: tx) ?? ""
-            var journal: [JournalRow] = []
-            journal.reserveCapacity(charges.count)
-            var released: [JobID] = []
             var changed = false
             do {
                 for charge in charges {
@@ -187,7 +186,8 @@ extension Meter {
                     let profile = registered?.profile ?? TenantProfile(tenant: tenant, organisation: "")
                     let program = registered?.voucherProgram.flatMap { state.programs[$0] }
                     let item: BillableItem =
-                        catalog[record.acceleratorClass].map { .compute($0.kind, domestic: $0.domestic) } ?? .other(record.acceleratorClass.rawValue)
+                        catalog[record.acceleratorClass].map { .compute($0.kind, domestic: $0.domestic) }
+                        ?? .other(record.acceleratorClass.rawValue)
                     let voucherCharge = VoucherCharge(
                         id: record.id.rawValue, tenant: tenant, site: site, providerOrganisation: provider, item: item,
                         amount: gross, atMs: record.endedAtMs)
@@ -198,16 +198,16 @@ extension Meter {
                         voucherCharge, tenant: profile, program: program, fee: fee, drawingOnHoldOf: current ? job : nil,
                         overdraft: true)
                     changed = true
-                    let postedCharge = PostedCharge(
-                        recordID: record.id, job: job, tenant: tenant, site: site, cls: record.acceleratorClass,
-                        lines: charge.lines, grossFen: gross, voucherFen: posted.voucherAmount, voucherProgram: posted.draw?.program,
-                        voucherYear: posted.draw?.year, feeFen: feeFen, atMs: record.endedAtMs)
                     for opening in posted.openings {
-                        journal.append(JournalRow(opening, period: period, atMs: nowMs, charge: nil))
+                        entries.append((opening, nil, nil))
                         state.dirty.formUnion(opening.postings.lazy.map(\.account))
                     }
-                    journal.append(
-                        JournalRow(posted.transaction, period: period, atMs: nowMs, charge: postedCharge, lines: charge.encoded))
+                    let postedCharge = PostedCharge(
+                        recordID: record.id, job: job, tenant: tenant, site: site, cls: record.acceleratorClass,
+                        lines: charge.lines, grossFen: gross, voucherFen: posted.voucherAmount,
+                        voucherProgram: posted.draw?.program, voucherYear: posted.draw?.year, feeFen: feeFen,
+                        atMs: record.endedAtMs)
+                    entries.append((posted.transaction, postedCharge, charge.encoded))
                     for posting in posted.transaction.postings { state.dirty.insert(posting.account) }
                     if current, state.ledger.release(job: job) != nil { released.append(job) }
                 }
@@ -216,7 +216,10 @@ extension Meter {
                 // commit without them, so the meter stops here (`change` marks it broken).
                 throw MeterError.broken("posting a usage batch of \(site) failed part-way: \(error)")
             }
-            try tx.insertJournal(journal)
+        }
+        try writing {
+            try tx.insertJournal(
+                entries.map { JournalRow($0.transaction, period: period, atMs: nowMs, charge: $0.charge, lines: $0.lines) })
             try tx.deleteHolds(jobs: released)
         }
     }
@@ -225,10 +228,13 @@ extension Meter {
     /// transaction, however many usage batches it groups.
     func flushBalances(_ tx: StoreTransaction) throws {
         guard state.withLock({ !$0.dirty.isEmpty }) else { return }
-        try change { state in
-            try tx.setBalances(state.dirty.sorted().map { ($0, state.ledger.balance($0)) })
-            state.dirty.removeAll(keepingCapacity: true)
+        let balances = try change { state -> [(AccountID, Fen)] in
+            guard !state.dirty.isEmpty else { return [] }
+            defer { state.dirty.removeAll(keepingCapacity: true) }
+            return state.dirty.map { ($0, state.ledger.balance($0)) }
         }
+        guard !balances.isEmpty else { return }
+        try writing { try tx.setBalances(balances) }
     }
 
     /// Makes every transaction of `store` end by writing the balances its usage posting changed.

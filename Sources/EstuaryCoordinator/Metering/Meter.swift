@@ -58,7 +58,6 @@ public final class Meter: Sendable {
         var ledger: Ledger
         var tenants: [TenantID: TenantRecord]
         var programs: [VoucherProgramID: VoucherProgram]
-        var prices: [SiteID: PriceHistory]
         /// Sites whose prices an administrator set: their agents' own books no longer change them.
         var adminPriced: Set<SiteID>
         /// The organisation operating each site, for voucher non-affiliation.
@@ -70,12 +69,26 @@ public final class Meter: Sendable {
         var nextHoldExpiryMs: Int64? = nil
         /// Accounts posted to since the last commit wrote balances (`flushBalances`).
         var dirty: Set<AccountID> = []
-        /// Counts changes of any site's prices, so a rating done before a write can tell whether
-        /// it still holds when the write runs.
-        var priceGeneration: UInt64 = 0
+    }
+
+    /// Every site's price history, and a count of changes to any of them (so that a rating made
+    /// before a write can tell whether it still holds when the write runs).
+    public struct Pricing: Sendable {
+        var histories: [SiteID: PriceHistory] = [:]
+        var generation: UInt64 = 0
+    }
+
+    /// What `load` read: the state and the prices.
+    public struct Loaded: Sendable {
+        public var state: State
+        public var prices: [SiteID: PriceHistory]
     }
 
     let state: Mutex<State>
+    /// Apart from `state`, which the store's writer holds while it posts a usage batch: rating a
+    /// batch before its write, the scheduler's price lookups and price views never wait for it.
+    /// Changed only inside `change` (so in store write order), taken after `state`.
+    let pricing = Mutex(Pricing())
     public let settings: MeterSettings
     public let catalog: AcceleratorCatalog
 
@@ -90,22 +103,24 @@ public final class Meter: Sendable {
         var ledger = Ledger(retainingJournal: false)
         ledger.defaultCreditLimit = settings.defaultCreditLimitFen
         return State(
-            ledger: ledger, tenants: [:], programs: [:], prices: [:], adminPriced: [], providers: [:], closed: [],
+            ledger: ledger, tenants: [:], programs: [:], adminPriced: [], providers: [:], closed: [],
             broken: nil)
     }
 
-    /// Replaces the whole state (at start, with what `load` read).
-    public func replace(_ loaded: State) {
+    /// Replaces the whole state and the prices (at start, with what `load` read).
+    public func replace(_ loaded: Loaded) {
         state.withLock { state in
-            let generation = state.priceGeneration
-            state = loaded
-            state.priceGeneration = generation &+ 1
+            state = loaded.state
+            pricing.withLock { pricing in
+                pricing.histories = loaded.prices
+                pricing.generation &+= 1
+            }
         }
     }
 
     /// Loads the ledger and everything rating needs from the store, refusing a ledger whose
     /// balances do not sum to zero.
-    public static func load(_ tx: StoreTransaction, settings: MeterSettings) throws -> State {
+    public static func load(_ tx: StoreTransaction, settings: MeterSettings) throws -> Loaded {
         let tenants = try tx.tenants()
         var limits: [TenantID: Fen?] = [:]
         for tenant in tenants { limits[tenant.profile.tenant] = .some(tenant.creditLimitFen) }
@@ -124,12 +139,13 @@ public final class Meter: Sendable {
         for enrollment in try tx.siteEnrollments() where enrollment.revokedAtMs == nil {
             providers[enrollment.siteID] = enrollment.org
         }
-        return State(
+        let state = State(
             ledger: ledger, tenants: Dictionary(uniqueKeysWithValues: tenants.map { ($0.profile.tenant, $0) }),
-            programs: Dictionary(uniqueKeysWithValues: try tx.voucherPrograms().map { ($0.id, $0) }), prices: prices,
+            programs: Dictionary(uniqueKeysWithValues: try tx.voucherPrograms().map { ($0.id, $0) }),
             adminPriced: try tx.adminPricedSites(), providers: providers,
             closed: Set(try tx.closedPeriods().map(\.0)), broken: nil,
             nextHoldExpiryMs: ledger.holds.values.map(\.expiresAtMs).min())
+        return Loaded(state: state, prices: prices)
     }
 
     // MARK: periods
@@ -154,6 +170,17 @@ public final class Meter: Sendable {
     public var sumOfBalances: Int128 { state.withLock { $0.ledger.sumOfBalances } }
 
     // MARK: changes (inside a store write closure)
+
+    /// Runs `body`, which writes what a change already made in memory; if it fails, memory is
+    /// ahead of the store and the meter refuses every further change.
+    func writing<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            state.withLock { $0.broken = $0.broken ?? "\(error)" }
+            throw MeterError.broken("\(error)")
+        }
+    }
 
     /// Runs `body` with the state locked; refuses when an earlier failure left memory ahead of
     /// disk, and marks the meter broken if `body` fails after changing the ledger.
@@ -201,7 +228,7 @@ public final class Meter: Sendable {
         let settings = self.settings
         return try change { state -> HoldRefusal? in
             if state.ledger.release(job: job.id) != nil { try tx.deleteHold(job: job.id) }
-            guard let history = state.prices[site] else { return nil }
+            guard let history = pricing.withLock({ $0.histories[site] }) else { return nil }
             let spanMs = Int64(job.spec.walltimeSeconds) * 1000 + settings.overrunMs
             guard let price = Self.highestPrice(history, cls: cls, fromMs: nowMs, toMs: nowMs &+ spanMs), price > 0
             else { return nil }
