@@ -100,9 +100,16 @@ extension StoreTransaction {
         return stored
     }
 
-    /// Appends `rows` to the journal in order. Refused by the store (a thrown error, nothing of
-    /// the statement stored) when an id was used before or a period is closed.
+    /// Appends `rows` to the journal in order. Refused (a thrown error, nothing of the statement
+    /// stored) when an id was used before or a period is closed (`periodClosed`; each distinct
+    /// period is looked up once). This is the only way journal rows are added.
     public func insertJournal(_ rows: [JournalRow]) throws {
+        var checked: Set<String> = []
+        for row in rows where checked.insert(row.period).inserted {
+            let closed = try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM billing_periods WHERE period = ?", arguments: [row.period]) ?? false
+            if closed { throw StoreError.periodClosed(row.period) }
+        }
         for start in stride(from: 0, to: rows.count, by: Self.rowsPerStatement) {
             let chunk = rows[start..<min(rows.count, start + Self.rowsPerStatement)]
             let statement = try db.cachedStatement(sql: Self.journalInsertSQL[chunk.count])

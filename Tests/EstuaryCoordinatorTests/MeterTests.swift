@@ -266,7 +266,7 @@ struct MeterTests {
         #expect(!createdAgain && again.report == report)
 
         // The store refuses any posting into the closed month; the meter posts a late one into December.
-        await #expect(throws: (any Error).self) {
+        await #expect(throws: StoreError.self) {
             try await fixture.store.write { tx in
                 try tx.insertLedgerTransaction(
                     try LedgerTransaction.topUp(id: "late", tenant: "acme", amount: 1), period: november, atMs: 0, charge: nil)

@@ -5,7 +5,7 @@ import Foundation
 
 // Settlement: a period's reports are computed by streaming its journal through the pure
 // `SettlementAccumulator` in a read snapshot (so a long settlement never blocks writers), and a
-// period is closed by one write that stores the report and freezes the period (a trigger refuses
+// period is closed by one write that stores the report and freezes the period (the store refuses
 // any later posting into it).
 
 extension Meter {
