@@ -1,6 +1,8 @@
 import EstuaryLedger
 import EstuaryModel
 import EstuaryStore
+import Dispatch
+import Synchronization
 
 /// What posting one site's usage batch did.
 public struct UsagePosting: Sendable {
@@ -128,29 +130,117 @@ extension Meter {
             accepted += 1
         }
         items.removeLast(items.count - accepted)
-        let stored = try tx.insertUsage(
-            items.map { UsageRow($0.record, unrated: $0.rating?.unratedReason) }, recordedAtMs: prepared.nowMs,
-            period: period.description)
-        var charges: [Charge] = []
-        charges.reserveCapacity(items.count)
-        for (index, item) in items.enumerated() {
-            guard stored[index] else {
-                result.duplicates += 1
-                continue
-            }
-            switch item.rating {
-            case .charge(let lines, let gross, let encoded)?:
-                if let payer = item.payer {
-                    charges.append(Charge(record: item.record, payer: payer, lines: lines, gross: gross, encoded: encoded))
+        let rows = items.map { UsageRow($0.record, unrated: $0.rating?.unratedReason) }
+        let provider = try change { state in try Self.provider(of: site, in: &state, tx: tx) } ?? ""
+        let posting = Posting(site: site, provider: provider, period: period, nowMs: prepared.nowMs)
+        // The store's writer inserts the usage rows chunk by chunk; each chunk's new charges are
+        // posted to the ledger on `poster` while the writer inserts the next chunk, and their
+        // journal rows are written once all usage is in. A batch of one chunk is posted inline.
+        let chunk = Self.postingChunk
+        let pipelined = rows.count > chunk
+        var jobs: [PostingJob] = []
+        do {
+            for start in stride(from: 0, to: rows.count, by: chunk) {
+                let range = start..<min(rows.count, start + chunk)
+                let stored = try tx.insertUsage(Array(rows[range]), recordedAtMs: prepared.nowMs, period: period.description)
+                var charges: [Charge] = []
+                charges.reserveCapacity(range.count)
+                for (offset, index) in range.enumerated() {
+                    let item = items[index]
+                    guard stored[offset] else {
+                        result.duplicates += 1
+                        continue
+                    }
+                    switch item.rating {
+                    case .charge(let lines, let gross, let encoded)?:
+                        if let payer = item.payer {
+                            charges.append(Charge(record: item.record, payer: payer, lines: lines, gross: gross, encoded: encoded))
+                        }
+                    case .unrated?, nil: result.unrated += 1
+                    }
                 }
-            case .unrated?, nil: result.unrated += 1
+                guard !charges.isEmpty else { continue }
+                result.charged += charges.count
+                let job = PostingJob(afterPosting: jobs.last)
+                jobs.append(job)
+                let ready = charges
+                let work: @Sendable () -> Void = { [self] in job.run { try post(ready, posting, afterOthers: job.follows) } }
+                if pipelined { poster.async(execute: work) } else { work() }
             }
+        } catch {
+            // Chunks handed to the poster may have changed the ledger: wait for them, and stop
+            // the meter if any did, since this write will not commit.
+            var posted = false
+            for job in jobs where (try? job.wait()) != nil { posted = true }
+            if posted { try writing { throw error } }
+            throw error
         }
-        if !charges.isEmpty {
-            try post(charges, site: site, period: period, nowMs: prepared.nowMs, tx: tx)
-            result.charged = charges.count
+        for job in jobs {
+            let written = try job.wait()
+            try writing {
+                try tx.insertJournal(written.journal)
+                try tx.deleteHolds(jobs: written.released)
+            }
         }
         return result
+    }
+
+    /// Records per chunk of a pipelined usage batch.
+    static let postingChunk = 64
+
+    /// Where and when one batch's charges are posted.
+    struct Posting: Sendable {
+        var site: SiteID
+        var provider: String
+        var period: BillingPeriod
+        var nowMs: Int64
+    }
+
+    /// What posting one chunk produced: its journal rows and the jobs whose holds it released.
+    struct Written: Sendable {
+        var journal: [JournalRow]
+        var released: [JobID]
+    }
+
+    /// One chunk's posting, run on the poster (or inline) and awaited by the store's writer. A
+    /// chunk whose predecessor failed does not post: the batch is abandoned as a whole.
+    final class PostingJob: Sendable {
+        private let outcome = Mutex<Result<Written, any Error>?>(nil)
+        private let done = DispatchSemaphore(value: 0)
+        private let previous: PostingJob?
+
+        init(afterPosting previous: PostingJob?) { self.previous = previous }
+
+        /// Whether an earlier chunk of the batch already posted (so a failure now leaves the
+        /// ledger part-way through the batch).
+        var follows: Bool { previous != nil }
+
+        func run(_ body: () throws -> Written) {
+            let result: Result<Written, any Error>
+            if let previous, let failure = previous.failure {
+                result = .failure(failure)
+            } else {
+                result = Result { try body() }
+            }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+
+        /// Waits for the chunk; several waits are allowed.
+        func wait() throws -> Written {
+            done.wait()
+            done.signal()
+            return try outcome.withLock { $0! }.get()
+        }
+
+        /// The failure of this chunk once it ran (the poster runs chunks in order, so a
+        /// predecessor has always run by then).
+        private var failure: (any Error)? {
+            outcome.withLock { outcome in
+                if case .failure(let error)? = outcome { return error }
+                return nil
+            }
+        }
     }
 
     /// A record stored now, with its price: what `post` turns into a journal row.
@@ -162,20 +252,20 @@ extension Meter {
         var encoded: EncodedChargeLines
     }
 
-    /// Posts rated charges, in order, in one change of the ledger, then writes their journal
-    /// rows and deletes the released holds in a few statements. The ledger's lock is held only
-    /// while the ledger changes: encoding and SQL run after it, so readers (the scheduler, API
-    /// views) wait for one batch's arithmetic at most.
-    private func post(
-        _ charges: [Charge], site: SiteID, period: BillingPeriod, nowMs: Int64, tx: StoreTransaction
-    ) throws {
+    /// Posts rated charges, in order, in one change of the ledger, and returns their journal
+    /// rows and the jobs whose holds were released. No SQL: the store's writer writes the rows
+    /// (this may run on the poster while the writer inserts the next chunk). The ledger's lock is
+    /// held only while the ledger changes; encoding runs after it, so readers (the scheduler, API
+    /// views) wait for one chunk's arithmetic at most. `afterOthers`: earlier charges of this
+    /// batch are already posted, so any failure now stops the meter.
+    private func post(_ charges: [Charge], _ posting: Posting, afterOthers: Bool) throws -> Written {
         let fee = settings.platformFee
+        let site = posting.site
         var entries: [(transaction: LedgerTransaction, charge: PostedCharge?, lines: EncodedChargeLines?)] = []
         entries.reserveCapacity(charges.count)
         var released: [JobID] = []
         try change { state in
-            let provider = try Self.provider(of: site, in: &state, tx: tx) ?? ""
-            var changed = false
+            var changed = afterOthers
             do {
                 for charge in charges {
                     let record = charge.record
@@ -189,8 +279,8 @@ extension Meter {
                         catalog[record.acceleratorClass].map { .compute($0.kind, domestic: $0.domestic) }
                         ?? .other(record.acceleratorClass.rawValue)
                     let voucherCharge = VoucherCharge(
-                        id: record.id.rawValue, tenant: tenant, site: site, providerOrganisation: provider, item: item,
-                        amount: gross, atMs: record.endedAtMs)
+                        id: record.id.rawValue, tenant: tenant, site: site, providerOrganisation: posting.provider,
+                        item: item, amount: gross, atMs: record.endedAtMs)
                     let current = charge.payer.current
                     // Everything that can throw a LedgerError is computed before the ledger changes.
                     let feeFen = try fee.fee(on: gross)
@@ -217,11 +307,11 @@ extension Meter {
                 throw MeterError.broken("posting a usage batch of \(site) failed part-way: \(error)")
             }
         }
-        try writing {
-            try tx.insertJournal(
-                entries.map { JournalRow($0.transaction, period: period, atMs: nowMs, charge: $0.charge, lines: $0.lines) })
-            try tx.deleteHolds(jobs: released)
-        }
+        let period = posting.period
+        let nowMs = posting.nowMs
+        return Written(
+            journal: entries.map { JournalRow($0.transaction, period: period, atMs: nowMs, charge: $0.charge, lines: $0.lines) },
+            released: released)
     }
 
     /// Writes the balances of every account changed since the last commit: once per store

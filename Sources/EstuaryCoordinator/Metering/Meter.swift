@@ -1,5 +1,6 @@
 import EstuaryLedger
 import EstuaryModel
+import Dispatch
 import EstuaryStore
 import Synchronization
 
@@ -89,6 +90,9 @@ public final class Meter: Sendable {
     /// batch before its write, the scheduler's price lookups and price views never wait for it.
     /// Changed only inside `change` (so in store write order), taken after `state`.
     let pricing = Mutex(Pricing())
+    /// Posts usage chunks to the ledger, in order, while the store's writer inserts the next
+    /// chunk (`postUsage`).
+    let poster = DispatchQueue(label: "estuary.meter.post")
     public let settings: MeterSettings
     public let catalog: AcceleratorCatalog
 
