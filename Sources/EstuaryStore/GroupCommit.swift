@@ -1,19 +1,20 @@
 import GRDB
 import Synchronization
 
-/// Group commit with a passed baton: concurrent writers queue their work; one of them at a time
-/// is the leader and commits everything queued (up to `maxBatch`) in ONE SQLite transaction,
-/// each unit of work in its own savepoint so one failure does not undo the others. With
-/// `synchronous = FULL` every caller resumes only after a durable commit, but many callers share
-/// one fsync.
+/// Group commit drained on the writer's own queue: concurrent writers queue their work, and
+/// everything queued (up to `maxBatch`) is committed in ONE SQLite transaction, each unit of work
+/// in its own savepoint so one failure does not undo the others. With `synchronous = FULL` every
+/// caller resumes only after a durable commit, but many callers share one fsync.
 ///
-/// A leader commits batches only until its own work is done, then hands the baton to the caller
-/// whose work is next in the queue. No leader is stuck serving others under steady load, and
-/// there is no background task to own: the leader is always a caller that is waiting anyway.
+/// Whoever queues work while nothing drains starts a drain: one block on the writer connection's
+/// queue that commits transaction after transaction until the queue is empty, then stops. The
+/// next transaction starts right after the previous commit, on the same thread, without waiting
+/// for any caller's task to be scheduled; and since the drain is a task of its own, no caller's
+/// cancellation can abort other callers' work.
 final class GroupCommitter: Sendable {
     private struct State {
         var queue: [any PendingWrite] = []
-        var leaderActive = false
+        var draining = false
     }
 
     private let writer: DatabasePool
@@ -45,106 +46,89 @@ final class GroupCommitter: Sendable {
     /// actor) commits in that order. Await the ticket (exactly once) for the outcome.
     func enqueue<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) -> WriteTicket<T> {
         let pending = Pending(work: work)
-        let lead = state.withLock { state -> Bool in
+        let start = state.withLock { state -> Bool in
             state.queue.append(pending)
-            if state.leaderActive { return false }
-            state.leaderActive = true
+            if state.draining { return false }
+            state.draining = true
             return true
         }
-        if lead { pending.passBaton() }
-        return WriteTicket(committer: self, pending: pending)
+        if start { startDrain() }
+        return WriteTicket(pending: pending)
     }
 
-    fileprivate func run<T>(_ pending: Pending<T>) async throws -> T {
-        while true {
-            switch await pending.next() {
-            case .done(let result):
-                return try result.get()
-            case .lead:
-                await commitOneBatch()
-                if pending.isDone { handOff() }
-                // Not done yet (our work was beyond this batch): keep the baton, go again.
-                else { pending.passBaton() }
+    private func startDrain() {
+        let writer = self.writer
+        Task {
+            do {
+                try await writer.writeWithoutTransaction { db in self.drain(db) }
+            } catch {
+                // The writer connection could not be had at all: nothing queued can commit.
+                let queued = self.state.withLock { state -> [any PendingWrite] in
+                    defer {
+                        state.queue.removeAll()
+                        state.draining = false
+                    }
+                    return state.queue
+                }
+                for pending in queued { pending.complete(commitError: error) }
             }
         }
     }
 
-    private func commitOneBatch() async {
-        let batch: [any PendingWrite] = state.withLock { state in
-            let count = min(state.queue.count, maxBatch)
-            let batch = Array(state.queue.prefix(count))
-            state.queue.removeFirst(count)
-            return batch
-        }
-        guard !batch.isEmpty else { return }
-        do {
-            // The batch carries other callers' work, so the leader's cancellation must not abort
-            // it: the commit runs in a task of its own, awaited here.
-            let writer = self.writer
+    /// Commits batches until the queue is empty; stops draining in the same step that finds it
+    /// empty, so work queued later starts a new drain.
+    private func drain(_ db: Database) {
+        while true {
+            let batch = state.withLock { state -> [any PendingWrite] in
+                let count = min(state.queue.count, maxBatch)
+                if count == 0 { state.draining = false }
+                let batch = Array(state.queue.prefix(count))
+                state.queue.removeFirst(count)
+                return batch
+            }
+            guard !batch.isEmpty else { return }
             let hooks = beforeCommit.withLock { $0 }
-            try await Task {
-                try await writer.write { db in
+            do {
+                try db.inTransaction {
                     for pending in batch { pending.execute(db) }
                     for hook in hooks { try hook(db) }
+                    return .commit
                 }
-            }.value
-            afterCommit()
-            for pending in batch { pending.complete(commitError: nil) }
-        } catch {
-            for pending in batch { pending.complete(commitError: error) }
-        }
-    }
-
-    /// Gives the baton to the owner of the next queued work, or lets it lapse if there is none.
-    private func handOff() {
-        let next: (any PendingWrite)? = state.withLock { state in
-            guard let first = state.queue.first else {
-                state.leaderActive = false
-                return nil
+                afterCommit()
+                for pending in batch { pending.complete(commitError: nil) }
+            } catch {
+                for pending in batch { pending.complete(commitError: error) }
             }
-            return first
         }
-        next?.passBaton()
     }
 }
 
 /// The outcome of queued work: awaiting it waits for the durable commit. Await it exactly once.
 public struct WriteTicket<T: Sendable>: Sendable {
-    fileprivate let committer: GroupCommitter
     fileprivate let pending: Pending<T>
 
     public func wait() async throws -> T {
-        try await committer.run(pending)
+        try await pending.result().get()
     }
 }
 
 private protocol PendingWrite: Sendable {
     func execute(_ db: Database)
     func complete(commitError: (any Error)?)
-    func passBaton()
 }
 
-/// One unit of work: its result once committed, and the baton when it is its owner's turn to
-/// lead. Each event is delivered to the waiting owner, or kept until the owner waits.
+/// One unit of work and its result once committed, kept until its owner waits for it.
 private final class Pending<T: Sendable>: PendingWrite {
-    enum Event {
-        case done(Result<T, any Error>)
-        case lead
-    }
-
     private struct Slot {
         var executed: Result<T, any Error>?
         var done: Result<T, any Error>?
-        var baton = false
-        var waiter: CheckedContinuation<Event, Never>?
+        var waiter: CheckedContinuation<Result<T, any Error>, Never>?
     }
 
     let work: @Sendable (Database) throws -> T
     private let slot = Mutex(Slot())
 
     init(work: @escaping @Sendable (Database) throws -> T) { self.work = work }
-
-    var isDone: Bool { slot.withLock { $0.done != nil } }
 
     func execute(_ db: Database) {
         var result: Result<T, any Error>
@@ -162,47 +146,27 @@ private final class Pending<T: Sendable>: PendingWrite {
     }
 
     func complete(commitError: (any Error)?) {
-        deliver { slot in
-            slot.done =
+        let resume: (CheckedContinuation<Result<T, any Error>, Never>, Result<T, any Error>)? = slot.withLock { slot in
+            let done =
                 commitError.map { .failure($0) } ?? slot.executed
                 ?? .failure(StoreError.internalInconsistency("write was never executed"))
+            slot.done = done
+            guard let waiter = slot.waiter else { return nil }
+            slot.waiter = nil
+            return (waiter, done)
         }
+        if let (waiter, done) = resume { waiter.resume(returning: done) }
     }
 
-    func passBaton() {
-        deliver { $0.baton = true }
-    }
-
-    /// The next event for the owner: its result, or the baton.
-    func next() async -> Event {
+    /// The outcome, once the work's transaction committed or failed.
+    func result() async -> Result<T, any Error> {
         await withCheckedContinuation { continuation in
-            let ready: Event? = slot.withLock { slot in
-                if let event = Self.take(&slot) { return event }
+            let ready: Result<T, any Error>? = slot.withLock { slot in
+                if let done = slot.done { return done }
                 slot.waiter = continuation
                 return nil
             }
             if let ready { continuation.resume(returning: ready) }
         }
-    }
-
-    private func deliver(_ change: (inout Slot) -> Void) {
-        let resume: (CheckedContinuation<Event, Never>, Event)? = slot.withLock { slot in
-            change(&slot)
-            guard let waiter = slot.waiter, let event = Self.take(&slot) else { return nil }
-            slot.waiter = nil
-            return (waiter, event)
-        }
-        if let (waiter, event) = resume { waiter.resume(returning: event) }
-    }
-
-    /// A finished result wins over the baton: a caller whose work is committed returns, and
-    /// passes the baton on (the caller does that in `run`).
-    private static func take(_ slot: inout Slot) -> Event? {
-        if let done = slot.done { return .done(done) }
-        if slot.baton {
-            slot.baton = false
-            return .lead
-        }
-        return nil
     }
 }
