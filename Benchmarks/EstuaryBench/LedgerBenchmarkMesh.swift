@@ -18,6 +18,10 @@ struct LedgerMesh: Sendable {
     let periodStartMs: Int64
     /// The coordinator's clock while rating: day 20 of the period, after every record ended.
     let nowMs: Int64
+    /// Ids made once, so that building a record (the load generator, which shares the CPUs with
+    /// the coordinator's code) stays cheap.
+    private let siteIDs: [SiteID]
+    private let tenantIDs: [TenantID]
 
     static let utcOffsetMinutes = 480
     static let epoch = "bench-epoch"
@@ -31,6 +35,8 @@ struct LedgerMesh: Sendable {
         self.period = period
         periodStartMs = try period.startMs(utcOffsetMinutes: Self.utcOffsetMinutes)
         nowMs = periodStartMs + 20 * 86_400_000
+        siteIDs = (0..<sites).map { SiteID(rawValue: "site-\($0 < 10 ? "0" : "")\($0)") }
+        tenantIDs = (0..<tenants).map { TenantID(rawValue: "tenant-\($0)") }
     }
 
     static var settings: MeterSettings {
@@ -57,7 +63,7 @@ struct LedgerMesh: Sendable {
         "cpu-kunpeng-920": 6,
     ]
 
-    func siteID(_ index: Int) -> SiteID { SiteID(rawValue: "site-\(index < 10 ? "0" : "")\(index)") }
+    func siteID(_ index: Int) -> SiteID { siteIDs[index] }
     func classes(ofSite index: Int) -> [AcceleratorClass] { Self.shapes[index % Self.shapes.count] }
     func provider(ofSite index: Int) -> String { "provider-\(index)" }
 
@@ -107,7 +113,7 @@ struct LedgerMesh: Sendable {
         case postpaid = "postpaid"
     }
 
-    func tenantID(_ index: Int) -> TenantID { TenantID(rawValue: "tenant-\(index)") }
+    func tenantID(_ index: Int) -> TenantID { tenantIDs[index] }
 
     /// 30 % enrolled in the programme, 40 % prepaid, 30 % postpaid.
     func kind(ofTenant index: Int) -> TenantKind {
@@ -144,14 +150,15 @@ struct LedgerMesh: Sendable {
         let durationMs = Int64(cpu ? 600 + random.below(6_600) : 300 + random.below(random.below(3) == 0 ? 21_300 : 5_100)) * 1000
         let startMs = periodStartMs + 3_600_000 + Int64(random.below(18 * 86_400)) * 1000
         let jobID = JobID(rawValue: "j\(index)")
+        let siteName = siteID(site)
         let spec = JobSpec(
-            name: "ledger-\(index)", tenant: tenantID(tenant), command: ["/bin/true"],
+            name: "ledger", tenant: tenantID(tenant), command: ["/bin/true"],
             resources: ResourceRequest(acceleratorClass: cls, count: units), walltimeSeconds: 86_400)
         let job = JobRecord(
-            id: jobID, spec: spec, state: .succeeded, siteID: siteID(site), attempt: 1, exitCode: 0,
+            id: jobID, spec: spec, state: .succeeded, siteID: siteName, attempt: 1, exitCode: 0,
             createdAtMs: startMs - 60_000, updatedAtMs: startMs + durationMs, placedClass: cls)
         let usage = UsageRecord(
-            id: .forJob(jobID, attempt: 1), jobID: jobID, siteID: siteID(site), acceleratorClass: cls, units: units,
+            id: .forJob(jobID, attempt: 1), jobID: jobID, siteID: siteName, acceleratorClass: cls, units: units,
             startedAtMs: startMs, endedAtMs: startMs + durationMs)
         return (job, usage)
     }

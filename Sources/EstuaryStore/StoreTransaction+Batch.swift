@@ -148,6 +148,13 @@ extension StoreTransaction {
         """
     }
 
+    static let balanceUpsertSQL = (0...rowsPerStatement).map { rows in
+        """
+        INSERT INTO ledger_balances (account, balance) VALUES \(repeatElement("(?,?)", count: rows).joined(separator: ","))
+        ON CONFLICT(account) DO UPDATE SET balance = excluded.balance
+        """
+    }
+
     static let holdDeleteSQL = (0...rowsPerStatement).map { rows in
         "DELETE FROM ledger_holds WHERE job_id IN (\(repeatElement("?", count: rows).joined(separator: ",")))"
     }

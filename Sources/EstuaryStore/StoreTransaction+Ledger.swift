@@ -45,13 +45,14 @@ extension StoreTransaction {
 
     /// Writes the current balance of each account given.
     public func setBalances(_ balances: [(AccountID, Fen)]) throws {
-        for (account, balance) in balances {
-            try run(
-                """
-                    INSERT INTO ledger_balances (account, balance) VALUES (?, ?)
-                    ON CONFLICT(account) DO UPDATE SET balance = excluded.balance
-                    """,
-                arguments: [account.text, balance])
+        for start in stride(from: 0, to: balances.count, by: Self.rowsPerStatement) {
+            let chunk = balances[start..<min(balances.count, start + Self.rowsPerStatement)]
+            var binder = RawBinder(try db.cachedStatement(sql: Self.balanceUpsertSQL[chunk.count]))
+            for (account, balance) in chunk {
+                binder.text(account.text)
+                binder.integer(balance)
+            }
+            try binder.step(db)
         }
     }
 

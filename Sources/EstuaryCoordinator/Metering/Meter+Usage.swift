@@ -34,9 +34,17 @@ public struct PreparedUsage: Sendable {
         /// Whether the record is the job's current attempt (whose hold it draws on and releases).
         var current: Bool
 
-        init(_ job: JobRecord, record: UsageRecord) {
+        /// Who pays for `record`, or nil when the record may not be charged to `job`: the job
+        /// ran at `site`, with these units and class, and the record's id is that of one of its
+        /// attempts (the current one, usually).
+        init?(_ record: UsageRecord, of job: JobRecord, from site: SiteID) {
+            guard record.siteID == site, job.siteID == site, record.units == job.spec.resources.totalUnits,
+                record.acceleratorClass == (job.placedClass ?? job.spec.resources.classes.first)
+            else { return nil }
             tenant = job.spec.tenant
-            current = record.id == .forJob(job.id, attempt: job.attempt)
+            current = record.id == .forJob(job.id, attempt: max(1, job.attempt))
+            guard current || (1..<max(1, job.attempt)).contains(where: { record.id == .forJob(job.id, attempt: $0) })
+            else { return nil }
         }
     }
 
@@ -81,11 +89,10 @@ extension Meter {
                 prepared.items.append(PreparedUsage.Item(record: record, payer: nil, rating: nil))
                 continue
             }
-            guard Self.accepts(record, of: job, from: site) else {
+            guard let payer = PreparedUsage.Payer(record, of: job, from: site) else {
                 prepared.skipped += 1
                 continue
             }
-            let payer = PreparedUsage.Payer(job, record: record)
             prepared.items.append(
                 PreparedUsage.Item(
                     record: record, payer: payer, rating: rating(record, tenant: payer.tenant, history: history, energy: energy)))
@@ -116,11 +123,13 @@ extension Meter {
         for index in items.indices {
             var item = items[index]
             if item.payer == nil {
-                guard let stored = try tx.job(item.record.jobID), Self.accepts(item.record, of: stored, from: site) else {
+                guard let stored = try tx.job(item.record.jobID),
+                    let payer = PreparedUsage.Payer(item.record, of: stored, from: site)
+                else {
                     result.skipped += 1
                     continue
                 }
-                item.payer = PreparedUsage.Payer(stored, record: item.record)
+                item.payer = payer
                 item.rating = nil
             }
             if item.rating == nil || generation != prepared.priceGeneration, let payer = item.payer {
@@ -331,14 +340,6 @@ extension Meter {
     /// A coordinator's meter is attached to its store once, before the first write.
     public func attach(to store: CoordinatorStore) {
         store.beforeEachCommit { [self] tx in try flushBalances(tx) }
-    }
-
-    /// Whether `record` may be charged to `job`: the job ran at `site`, with these units and
-    /// class, and the record's id is that of one of its attempts.
-    static func accepts(_ record: UsageRecord, of job: JobRecord, from site: SiteID) -> Bool {
-        record.siteID == site && job.siteID == site && record.units == job.spec.resources.totalUnits
-            && record.acceleratorClass == (job.placedClass ?? job.spec.resources.classes.first)
-            && (1...max(1, job.attempt)).contains(where: { record.id == .forJob(job.id, attempt: $0) })
     }
 
     /// What `record` costs at the site's prices `history` (nil: the site has none), or why it
