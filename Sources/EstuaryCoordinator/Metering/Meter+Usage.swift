@@ -187,7 +187,7 @@ extension Meter {
         for job in jobs {
             let written = try job.wait()
             try writing {
-                try tx.insertJournal(written.journal)
+                try tx.insertJournal(written.journal(posting))
                 try tx.deleteHolds(jobs: written.released)
             }
         }
@@ -207,8 +207,16 @@ extension Meter {
 
     /// What posting one chunk produced: its journal rows and the jobs whose holds it released.
     struct Written: Sendable {
-        var journal: [JournalRow]
+        var entries: [(transaction: LedgerTransaction, charge: PostedCharge?, lines: EncodedChargeLines?)]
         var released: [JobID]
+
+        /// The journal rows, encoded by the store's writer, which has time while the poster
+        /// posts the next chunk.
+        func journal(_ posting: Posting) -> [JournalRow] {
+            entries.map {
+                JournalRow($0.transaction, period: posting.period, atMs: posting.nowMs, charge: $0.charge, lines: $0.lines)
+            }
+        }
     }
 
     /// One chunk's posting, run on the poster (or inline) and awaited by the store's writer. A
@@ -316,11 +324,7 @@ extension Meter {
                 throw MeterError.broken("posting a usage batch of \(site) failed part-way: \(error)")
             }
         }
-        let period = posting.period
-        let nowMs = posting.nowMs
-        return Written(
-            journal: entries.map { JournalRow($0.transaction, period: period, atMs: nowMs, charge: $0.charge, lines: $0.lines) },
-            released: released)
+        return Written(entries: entries, released: released)
     }
 
     /// Writes the balances of every account changed since the last commit: once per store
