@@ -183,6 +183,7 @@ public struct Ledger: Sendable, Equatable {
         }
 
         var newBalances: [(AccountID, Fen)] = []
+        newBalances.reserveCapacity(nets.count)
         for (account, net) in nets where net != 0 {
             let before = balance(account)
             guard let after = Fen(exactly: Int128(before) + net) else {

@@ -427,7 +427,7 @@ public struct VoucherDraw: Sendable, Hashable {
 /// Builds the transaction for one rated charge.
 public enum ChargePosting {
     /// The idempotency key of a charge: `usage:<charge id>`.
-    public static func transactionID(for charge: VoucherCharge) -> String { "usage:\(charge.id)" }
+    public static func transactionID(for charge: VoucherCharge) -> String { "usage:" + charge.id }
 
     /// The balanced transaction for `charge` with voucher part `v` and platform fee `f`:
     ///
@@ -456,6 +456,7 @@ public enum ChargePosting {
         }
         let commission = try fee.fee(on: charge.amount)
         var postings: [Posting] = []
+        postings.reserveCapacity(6)
         if charge.amount - covered > 0 { postings.append(Posting(.wallet(charge.tenant), -(charge.amount - covered))) }
         if let voucher, covered > 0 {
             postings.append(Posting(.voucherBudget(voucher.program, year: voucher.year), -covered))
@@ -466,9 +467,10 @@ public enum ChargePosting {
             postings.append(Posting(.siteReceivable(charge.site), charge.amount - commission))
         }
         if commission > 0 { postings.append(Posting(.platformFee, commission)) }
-        let memo =
-            voucher.map { "\(charge.item) at \(charge.site), \($0.amount) fen from voucher \($0.program)" }
-            ?? "\(charge.item) at \(charge.site)"
+        // Built by concatenation: interpolating the identifiers went through their generic
+        // description, a measurable share of posting a charge.
+        var memo = charge.item.description + " at " + charge.site.rawValue
+        if let voucher { memo += ", " + String(voucher.amount) + " fen from voucher " + voucher.program.rawValue }
         return LedgerTransaction(id: transactionID(for: charge), kind: .charge, postings: postings, memo: memo)
     }
 }

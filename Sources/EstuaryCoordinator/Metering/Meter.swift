@@ -92,7 +92,7 @@ public final class Meter: Sendable {
     let pricing = Mutex(Pricing())
     /// Posts usage chunks to the ledger, in order, while the store's writer inserts the next
     /// chunk (`postUsage`).
-    let poster = DispatchQueue(label: "estuary.meter.post")
+    let poster = DispatchQueue(label: "estuary.meter.post", qos: .userInteractive)
     public let settings: MeterSettings
     public let catalog: AcceleratorCatalog
 
