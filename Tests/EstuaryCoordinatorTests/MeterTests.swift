@@ -131,6 +131,79 @@ struct MeterTests {
         #expect(view.metered?.count == 1 && view.metered?.first?.charge?.grossFen == 200)
     }
 
+    /// `count` jobs that ran at `gz` on 2 CPUs for 10…(10 + count) s, ending now, and their records.
+    static func ranAtGZ(_ count: Int, tenant: TenantID, endMs: Int64) -> ([JobID: JobRecord], [UsageRecord]) {
+        var jobs: [JobID: JobRecord] = [:]
+        var records: [UsageRecord] = []
+        for index in 0..<count {
+            let id = JobID(rawValue: "j-batch-\(index)")
+            jobs[id] = JobRecord(
+                id: id,
+                spec: JobSpec(
+                    name: "b", tenant: tenant, command: ["/bin/true"],
+                    resources: ResourceRequest(acceleratorClass: "cpu-x86-64", count: 2), walltimeSeconds: 600),
+                state: .succeeded, siteID: "gz", attempt: 1, createdAtMs: endMs - 600_000, updatedAtMs: endMs,
+                placedClass: "cpu-x86-64")
+            records.append(
+                UsageRecord(
+                    id: .forJob(id, attempt: 1), jobID: id, siteID: "gz", acceleratorClass: "cpu-x86-64", units: 2,
+                    startedAtMs: endMs - Int64(10 + index) * 1000, endedAtMs: endMs))
+        }
+        return (jobs, records)
+    }
+
+    @Test("a batch of many chunks is posted on the poster while the writer inserts: every record charged once, to the fen")
+    func pipelinedBatch() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        _ = try await fixture.connect()
+        let meter = fixture.core.meter
+        let end = fixture.clock.read()
+        let (jobs, records) = Self.ranAtGZ(300, tenant: "acme", endMs: end)
+        let prepared = meter.prepareUsage(records, site: "gz", jobs: jobs, energy: .unstated, nowMs: end)
+        let posted = try await fixture.store.write { tx in try meter.postUsage(prepared, tx: tx) }
+        #expect(posted.charged == 300 && posted.duplicates == 0 && posted.skipped == 0 && posted.unrated == 0)
+        // 2 units × (10 + i) s × 1 fen for i in 0..<300.
+        let gross = Int64((0..<300).reduce(0) { $0 + 2 * (10 + $1) })
+        #expect(meter.balance(.wallet("acme")) == -gross)
+        #expect(meter.sumOfBalances == 0)
+        let (rows, stored) = try await fixture.store.read { tx -> (Int, [AccountID: Fen]) in
+            var rows = 0
+            try tx.forEachLedgerTransaction(period: try BillingPeriod(year: 2026, month: 11)) { _ in rows += 1 }
+            return (rows, try tx.ledgerBalances())
+        }
+        #expect(rows == 300, "one journal row per charge, in a period of its own here")
+        #expect(stored[.wallet("acme")] == -gross && stored.values.reduce(0, +) == 0)
+        let again = try await fixture.store.write { tx in try meter.postUsage(prepared, tx: tx) }
+        #expect(again.charged == 0 && again.duplicates == 300)
+        #expect(meter.balance(.wallet("acme")) == -gross)
+    }
+
+    @Test("a journal write that fails after the poster posted stops the meter; a restart reloads what was committed")
+    func failurePartWayStopsTheMeter() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        _ = try await fixture.connect()
+        let meter = fixture.core.meter
+        let end = fixture.clock.read()
+        let (jobs, records) = Self.ranAtGZ(200, tenant: "acme", endMs: end)
+        // A row already holding the journal id of the 150th charge: its INSERT must fail.
+        try await fixture.store.write { tx in
+            try tx.insertLedgerTransaction(
+                try LedgerTransaction.topUp(id: "usage:\(records[150].id.rawValue)", tenant: "other", amount: 1),
+                period: try BillingPeriod(year: 2026, month: 11), atMs: end, charge: nil)
+        }
+        let prepared = meter.prepareUsage(records, site: "gz", jobs: jobs, energy: .unstated, nowMs: end)
+        await #expect(throws: (any Error).self) { try await fixture.store.write { tx in try meter.postUsage(prepared, tx: tx) } }
+        // Memory had the charges, the store does not: the meter refuses every further change.
+        await #expect(throws: (any Error).self) {
+            try await fixture.money.upsertTenant(TenantRequest(tenant: "acme", organisation: "acme-ai", creditLimitFen: nil))
+        }
+        let restarted = try await Fixture(directory: fixture.directory, clock: fixture.clock)
+        #expect(restarted.core.meter.balance(.wallet("acme")) == 0, "nothing of the failed write was committed")
+        #expect(restarted.core.meter.sumOfBalances == 0)
+    }
+
     @Test("a rating made before the write is redone when the site's prices changed in between; a record twice in a batch is charged once")
     func ratedBeforeTheWrite() async throws {
         let fixture = try await Fixture()
