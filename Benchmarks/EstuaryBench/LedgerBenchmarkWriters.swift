@@ -58,8 +58,9 @@ enum LedgerWriters {
     /// site session that waits for its batch's durable commit before sending the next (as the
     /// coordinator acks a UsageBatch only after its commit). A batch picked by `resends` is sent
     /// again after the writer's next batch, under a new seq. With `jobsInMemory` each write passes
-    /// the batch's jobs as the coordinator holds them in memory; without, an empty map, so that
-    /// `postUsage` reads every job from the store (a coordinator that just restarted).
+    /// the batch's jobs as the coordinator holds them in memory; without, the writer first reads
+    /// them from the store on a reader connection, as the coordinator does for jobs it no longer
+    /// holds (`CoordinatorCore.storedJobs`, after a restart).
     static func run(
         _ workload: LedgerWorkload, mesh: LedgerMesh, store: CoordinatorStore, meter: Meter, jobsInMemory: Bool = true,
         resends: @escaping @Sendable (Int) -> Bool = { _ in false }
@@ -98,7 +99,17 @@ enum LedgerWriters {
             let nowMs = mesh.nowMs
             let batchSeq = seq
             let sent = clock.now
-            // As the coordinator's actor does before queueing the write: check and rate.
+            // As the coordinator's actor does before queueing the write: read the jobs it does
+            // not hold, then check and rate.
+            var jobs = jobs
+            if !jobsInMemory {
+                let ids = records.map(\.jobID)
+                jobs = try await store.read { tx in
+                    var found: [JobID: JobRecord] = [:]
+                    for id in ids { if let job = try tx.job(id) { found[id] = job } }
+                    return found
+                }
+            }
             let prepared = meter.prepareUsage(records, site: siteID, jobs: jobs, energy: energy, nowMs: nowMs)
             let count = records.count
             let outcome = try await store.write { tx in

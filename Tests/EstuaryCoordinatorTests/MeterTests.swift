@@ -179,6 +179,30 @@ struct MeterTests {
         #expect(meter.balance(.wallet("acme")) == -gross)
     }
 
+    @Test("usage for a job the coordinator no longer holds in memory is checked against the stored job and charged once")
+    func usageForAStoredJob() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let link = try await fixture.connect()
+        let end = fixture.clock.read()
+        // A job that ended before a restart: in the store, in no in-memory map.
+        let (jobs, _) = Self.ranAtGZ(1, tenant: "acme", endMs: end)
+        let job = try #require(jobs.values.first)
+        try await fixture.store.write { tx in try tx.insertJob(job) }
+        let usage = fixture.usage(job.id, seconds: 100, seq: 1)
+        _ = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: [usage])
+        _ = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: [fixture.usage(job.id, seconds: 100, seq: 2)])
+        #expect(fixture.core.meter.balance(.wallet("acme")) == -200, "2 units × 100 s × 1 fen, once")
+        // A record for a stored job that ran elsewhere is refused, not charged.
+        let other = JobRecord(
+            id: "j-elsewhere", spec: job.spec, state: .succeeded, siteID: "sz", attempt: 1, createdAtMs: 0, updatedAtMs: 0,
+            placedClass: "cpu-x86-64")
+        try await fixture.store.write { tx in try tx.insertJob(other) }
+        _ = try await fixture.core.applyUpstream(site: "gz", link: link, envelopes: [fixture.usage(other.id, seconds: 100, seq: 3)])
+        #expect(fixture.core.meter.balance(.wallet("acme")) == -200)
+        #expect(fixture.core.meter.sumOfBalances == 0)
+    }
+
     @Test("a journal write that fails after the poster posted stops the meter; a restart reloads what was committed")
     func failurePartWayStopsTheMeter() async throws {
         let fixture = try await Fixture()

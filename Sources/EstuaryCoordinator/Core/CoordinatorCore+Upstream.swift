@@ -8,6 +8,8 @@ extension CoordinatorCore {
     /// in one transaction together with the site's cursor, and returns the new cursor to ack.
     /// Envelopes at or below the cursor are duplicates from a resend: skipped, still acked.
     func applyUpstream(site siteID: SiteID, link: SiteLink, envelopes: [Estuary_V1_Envelope]) async throws -> UInt64 {
+        // Read first, before any state is looked at: the rest runs without suspending.
+        let storedJobs = try await storedJobs(forUsageIn: envelopes, site: siteID)
         guard sites[siteID]?.link === link, var cursor = cursors[siteID] else {
             throw SessionFailure(code: .sessionReplaced, message: "this session was replaced")
         }
@@ -62,7 +64,9 @@ extension CoordinatorCore {
         // The jobs as this batch leaves them (a job that just ended is no longer active): the
         // usage check and rating need no store read and no JSON decode for them.
         var knownJobs: [JobID: JobRecord] = [:]
-        for record in usage { knownJobs[record.jobID] = active[record.jobID] ?? recentlyEnded[record.jobID] }
+        for record in usage {
+            knownJobs[record.jobID] = active[record.jobID] ?? recentlyEnded[record.jobID] ?? storedJobs[record.jobID]
+        }
         for (job, _) in changes { knownJobs[job.id] = job }
         let meter = self.meter
         // Checked and rated here, off the store's writer; the write decides what is new and posts.
@@ -90,6 +94,29 @@ extension CoordinatorCore {
         if records.contains(where: { !$0.0.state.holdsCapacity }) { requestPlacement() }
         if let gap { throw gap }
         return seq
+    }
+
+    /// The stored records of the jobs that new usage in `envelopes` names and that the
+    /// coordinator no longer holds in memory (they ended before a restart, or left the cache of
+    /// recently ended jobs). Such jobs are final and never change again, so they are read here,
+    /// on a reader connection, instead of by the store's single writer inside the write.
+    func storedJobs(forUsageIn envelopes: [Estuary_V1_Envelope], site: SiteID) async throws -> [JobID: JobRecord] {
+        let after = cursors[site]?.seq ?? 0
+        var missing: Set<JobID> = []
+        for envelope in envelopes where envelope.seq > after {
+            guard case .usage(let batch) = envelope.body else { continue }
+            for record in batch.records {
+                let id = JobID(rawValue: record.jobID)
+                if active[id] == nil, recentlyEnded[id] == nil { missing.insert(id) }
+            }
+        }
+        guard !missing.isEmpty else { return [:] }
+        let ids = missing
+        return try await store.read { tx in
+            var found: [JobID: JobRecord] = [:]
+            for id in ids { if let job = try tx.job(id) { found[id] = job } }
+            return found
+        }
     }
 
     /// Decides what one JobUpdate does to its job: a transition, or nothing when it is stale
