@@ -1,3 +1,4 @@
+import Dispatch
 import EstuaryTrust
 import Logging
 import NIOConcurrencyHelpers
@@ -34,8 +35,10 @@ struct PeerVerification: Sendable {
                 return
             }
             // Verification is async (swift-certificates); it leaves the event loop and
-            // completes the promise, which resumes the handshake.
-            promise.completeWithTask {
+            // completes the promise, which resumes the handshake. It runs on threads of its own
+            // (`VerificationExecutor`), not the shared cooperative pool: a process whose pool is
+            // busy (rating usage, CPU-bound work) must not stall handshakes into their deadline.
+            promise.completeWithTask(on: VerificationExecutor.shared) {
                 let peer: PeerCertificate
                 do {
                     peer = try await PeerVerifier.verify(chainDER: presented, trustedCA: authorityDER)
@@ -147,5 +150,34 @@ final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler
         state.fail(reason)
         logger?.debug("TLS handshake failed", metadata: ["remote": "\(remote)", "reason": "\(reason)"])
         outcome?.fail(TransportError.tlsFailed(reason))
+    }
+}
+
+/// The executor certificate verification runs on: a concurrent dispatch queue, whose threads
+/// are not the Swift cooperative pool's.
+final class VerificationExecutor: TaskExecutor {
+    static let shared = VerificationExecutor()
+
+    private let queue = DispatchQueue(label: "estuary.tls.verify", qos: .userInitiated, attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+extension EventLoopPromise {
+    /// Completes the promise with what `body` returns, running `body` in a task that prefers
+    /// `executor` (its nonisolated awaits run there too).
+    func completeWithTask(
+        on executor: some TaskExecutor, _ body: @escaping @Sendable () async throws -> Value
+    ) where Value: Sendable {
+        Task(executorPreference: executor) {
+            do {
+                self.succeed(try await body())
+            } catch {
+                self.fail(error)
+            }
+        }
     }
 }
