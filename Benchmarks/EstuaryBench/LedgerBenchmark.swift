@@ -32,14 +32,7 @@ struct LedgerBenchmark: AsyncParsableCommand {
     @Option(help: "Percent of batches a session sends a second time (duplicates).")
     var resendPercent: Int = 1
 
-    @Option(help: "Sites, each with its own price book.")
-    var sites: Int = 20
-
-    @Option(help: "Tenants (30 % in the voucher programme, 40 % prepaid, 30 % postpaid).")
-    var tenants: Int = 200
-
-    @Option(help: "Seed of the record generator (SplitMix64).")
-    var seed: UInt64 = 42
+    @OptionGroup var meshOptions: LedgerMeshOptions
 
     @Option(help: "Directory under which the store's directory is created (default: $TMPDIR or /tmp).")
     var workRoot: String?
@@ -48,8 +41,8 @@ struct LedgerBenchmark: AsyncParsableCommand {
     var keep = false
 
     func validate() throws {
-        guard records > 0, concurrency > 0, batch > 0, sites > 0, tenants > 0 else {
-            throw ValidationError("--records, --concurrency, --batch, --sites and --tenants must be positive")
+        guard records > 0, concurrency > 0, batch > 0 else {
+            throw ValidationError("--records, --concurrency and --batch must be positive")
         }
         guard baselineRecords >= 0, storeJobsRecords >= 0, (0...100).contains(resendPercent) else {
             throw ValidationError("--baseline-records and --store-jobs-records must not be negative, --resend-percent must be 0…100")
@@ -60,7 +53,8 @@ struct LedgerBenchmark: AsyncParsableCommand {
         let work = try BenchWorkDirectory.make(root: workRoot, prefix: "estuary-bench-ledger")
         defer { work.remove(keep: keep) }
         let clock = ContinuousClock()
-        let mesh = try LedgerMesh(sites: sites, tenants: tenants, seed: seed, period: BillingPeriod(year: 2026, month: 12))
+        let mesh = try meshOptions.mesh(period: BillingPeriod(year: 2026, month: 12))
+        let sites = mesh.sites
         let main = LedgerWorkload(first: 0, count: records, batch: batch, writers: concurrency, sites: sites)
         let fromStore = LedgerWorkload(first: records, count: storeJobsRecords, batch: batch, writers: concurrency, sites: sites)
         let baseline = LedgerWorkload(
@@ -79,7 +73,7 @@ struct LedgerBenchmark: AsyncParsableCommand {
         let peakReset = ProcessMemory.resetPeak()
         let selfBefore = ProcessSample.read()
         let machineBefore = SystemCPUSample.read()
-        let seed = self.seed
+        let seed = mesh.seed
         let percent = resendPercent
         let run = try await LedgerWriters.run(main, mesh: mesh, store: store, meter: meter) { batch in
             var random = SplitMix64(seed: seed ^ 0x5EED_BA7C &+ UInt64(batch))

@@ -27,14 +27,7 @@ struct SettlementBenchmark: AsyncParsableCommand {
     @Option(help: "Concurrent writers while building the period.")
     var concurrency: Int = 4
 
-    @Option(help: "Sites, each with its own price book.")
-    var sites: Int = 20
-
-    @Option(help: "Tenants (30 % in the voucher programme, 40 % prepaid, 30 % postpaid).")
-    var tenants: Int = 200
-
-    @Option(help: "Seed of the record generator (SplitMix64).")
-    var seed: UInt64 = 42
+    @OptionGroup var meshOptions: LedgerMeshOptions
 
     @Option(help: "Settle the store already in this directory (kept by an earlier --keep run) instead of building one.")
     var dataDir: String?
@@ -55,8 +48,8 @@ struct SettlementBenchmark: AsyncParsableCommand {
     static let resultPrefix = "SETTLEMENT-RESULT "
 
     func validate() throws {
-        guard postings > 0, batch > 0, concurrency > 0, sites > 0, tenants > 0 else {
-            throw ValidationError("--postings, --batch, --concurrency, --sites and --tenants must be positive")
+        guard postings > 0, batch > 0, concurrency > 0 else {
+            throw ValidationError("--postings, --batch and --concurrency must be positive")
         }
     }
 
@@ -67,7 +60,7 @@ struct SettlementBenchmark: AsyncParsableCommand {
         }
         let work = try BenchWorkDirectory.make(root: workRoot, prefix: "estuary-bench-settlement")
         defer { work.remove(keep: keep) }
-        let mesh = try LedgerMesh(sites: sites, tenants: tenants, seed: seed, period: try Self.period())
+        let mesh = try meshOptions.mesh(period: try Self.period())
         let directory = dataDir ?? (work.path as NSString).appendingPathComponent("data")
         var build: SettlementBuild?
         if dataDir == nil {

@@ -67,7 +67,7 @@ extension StoreTransaction {
     /// Stores those of `rows` not stored yet (`INSERT OR IGNORE`), recorded at `recordedAtMs` in
     /// `period`, and says for each row whether it was stored now. A row whose id is already
     /// stored, or that repeats an earlier row of `rows`, is not.
-    public func insertUsage(_ rows: [UsageRow], recordedAtMs: Int64, period: String) throws -> [Bool] {
+    public func insertUsage(_ rows: [UsageRow], recordedAtMs: Int64, period: String?) throws -> [Bool] {
         var stored = [Bool](repeating: false, count: rows.count)
         var firstIndex: [String: Int] = [:]
         firstIndex.reserveCapacity(rows.count)
@@ -89,7 +89,7 @@ extension StoreTransaction {
                 binder.integer(record.endedAtMs)
                 binder.integer(record.unitMilliseconds)
                 binder.integer(recordedAtMs)
-                binder.text(period)
+                binder.optionalText(period)
                 binder.optionalText(row.unrated)
             }
             // RETURNING yields the rows actually inserted; an ignored one yields nothing.

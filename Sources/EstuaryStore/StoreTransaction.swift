@@ -164,17 +164,7 @@ public struct StoreTransaction {
     /// recorded in (`YYYY-MM`, nil for none). Returns whether it was new.
     @discardableResult
     public func insertUsage(_ record: UsageRecord, recordedAtMs: Int64, period: String? = nil) throws -> Bool {
-        try run(
-            """
-                INSERT OR IGNORE INTO usage_records
-                    (id, job_id, site_id, class, units, started_at_ms, ended_at_ms, unit_ms, recorded_at_ms, period)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                record.id.rawValue, record.jobID.rawValue, record.siteID.rawValue, record.acceleratorClass.rawValue,
-                record.units, record.startedAtMs, record.endedAtMs, record.unitMilliseconds, recordedAtMs, period,
-            ])
-        return db.changesCount > 0
+        try insertUsage([UsageRow(record, unrated: nil)], recordedAtMs: recordedAtMs, period: period)[0]
     }
 
     public func usage(job: JobID?) throws -> [UsageRecord] {
