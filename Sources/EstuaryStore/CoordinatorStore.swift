@@ -49,20 +49,21 @@ public final class CoordinatorStore: Sendable {
     /// Runs `work` in a durable transaction shared with other concurrent writers. The work runs
     /// in its own savepoint: if it throws, only its changes are undone.
     public func write<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
-        try await committer.write { db in try work(StoreTransaction(db: db)) }
+        try await committer.write { db, rollback in try work(StoreTransaction(db: db, rollback: rollback)) }
     }
 
     /// Queues a transaction without suspending, so that an owner which enqueues A then B gets
     /// A committed before B. A ticket whose caller would lead the group commit must be awaited.
     public func enqueueWrite<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) throws -> T) -> WriteTicket<T> {
-        committer.enqueue { db in try work(StoreTransaction(db: db)) }
+        committer.enqueue { db, rollback in try work(StoreTransaction(db: db, rollback: rollback)) }
     }
 
     /// Runs `work` at the end of every write transaction, after all the writes it groups: state
     /// that many writes change (the ledger's balances) is written once per commit. If it throws,
-    /// the transaction rolls back and every write in it fails.
+    /// the transaction rolls back and every write in it fails (and the `onRollback` actions of
+    /// every write in it run, the hook's own included).
     public func beforeEachCommit(_ work: @escaping @Sendable (StoreTransaction) throws -> Void) {
-        committer.addBeforeCommit { db in try work(StoreTransaction(db: db)) }
+        committer.addBeforeCommit { db, rollback in try work(StoreTransaction(db: db, rollback: rollback)) }
     }
 
     public func read<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {

@@ -19,7 +19,7 @@ final class GroupCommitter: Sendable {
 
     private let writer: DatabasePool
     private let state = Mutex(State())
-    private let beforeCommit = Mutex<[@Sendable (Database) throws -> Void]>([])
+    private let beforeCommit = Mutex<[@Sendable (Database, RollbackActions) throws -> Void]>([])
     /// Upper bound of units of work per transaction, so one commit stays short.
     let maxBatch: Int
 
@@ -34,17 +34,18 @@ final class GroupCommitter: Sendable {
 
     /// Adds work run at the end of every transaction, after all its units of work and outside
     /// their savepoints: if it throws, the whole transaction rolls back and every unit fails.
-    func addBeforeCommit(_ work: @escaping @Sendable (Database) throws -> Void) {
+    /// Its rollback actions run if the transaction does not commit.
+    func addBeforeCommit(_ work: @escaping @Sendable (Database, RollbackActions) throws -> Void) {
         beforeCommit.withLock { $0.append(work) }
     }
 
-    func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ work: @escaping @Sendable (Database, RollbackActions) throws -> T) async throws -> T {
         try await enqueue(work).wait()
     }
 
     /// Queues `work` synchronously, so that work enqueued one after another by one owner (an
     /// actor) commits in that order. Await the ticket (exactly once) for the outcome.
-    func enqueue<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) -> WriteTicket<T> {
+    func enqueue<T: Sendable>(_ work: @escaping @Sendable (Database, RollbackActions) throws -> T) -> WriteTicket<T> {
         let pending = Pending(work: work)
         let start = state.withLock { state -> Bool in
             state.queue.append(pending)
@@ -88,15 +89,20 @@ final class GroupCommitter: Sendable {
             }
             guard !batch.isEmpty else { return }
             let hooks = beforeCommit.withLock { $0 }
+            let atCommit = RollbackActions()
             do {
                 try db.inTransaction {
                     for pending in batch { pending.execute(db) }
-                    for hook in hooks { try hook(db) }
+                    for hook in hooks { try hook(db, atCommit) }
                     return .commit
                 }
                 afterCommit()
                 for pending in batch { pending.complete(commitError: nil) }
             } catch {
+                // Nothing of this transaction is on disk: every unit's work is undone, including
+                // what the units that succeeded changed.
+                for pending in batch { pending.rollback.run() }
+                atCommit.run()
                 for pending in batch { pending.complete(commitError: error) }
             }
         }
@@ -113,8 +119,24 @@ public struct WriteTicket<T: Sendable>: Sendable {
 }
 
 private protocol PendingWrite: Sendable {
+    /// What to run if the work's changes do not reach disk.
+    var rollback: RollbackActions { get }
     func execute(_ db: Database)
     func complete(commitError: (any Error)?)
+}
+
+/// Actions to run when a unit of work's changes are undone (`StoreTransaction.onRollback`):
+/// each runs once, in the order added.
+final class RollbackActions: Sendable {
+    private let actions = Mutex<[@Sendable () -> Void]>([])
+
+    func add(_ action: @escaping @Sendable () -> Void) {
+        actions.withLock { $0.append(action) }
+    }
+
+    func run() {
+        for action in actions.withLock({ actions in defer { actions.removeAll() }; return actions }) { action() }
+    }
 }
 
 /// One unit of work and its result once committed, kept until its owner waits for it.
@@ -125,21 +147,24 @@ private final class Pending<T: Sendable>: PendingWrite {
         var waiter: CheckedContinuation<Result<T, any Error>, Never>?
     }
 
-    let work: @Sendable (Database) throws -> T
+    let work: @Sendable (Database, RollbackActions) throws -> T
+    let rollback = RollbackActions()
     private let slot = Mutex(Slot())
 
-    init(work: @escaping @Sendable (Database) throws -> T) { self.work = work }
+    init(work: @escaping @Sendable (Database, RollbackActions) throws -> T) { self.work = work }
 
     func execute(_ db: Database) {
         var result: Result<T, any Error>
         do {
             var value: T?
             try db.inSavepoint {
-                value = try work(db)
+                value = try work(db, rollback)
                 return .commit
             }
             result = value.map { .success($0) } ?? .failure(StoreError.internalInconsistency("write produced no value"))
         } catch {
+            // The savepoint was rolled back (or could not be released): nothing of it remains.
+            rollback.run()
             result = .failure(error)
         }
         slot.withLock { $0.executed = result }

@@ -5,6 +5,22 @@ import GRDB
 /// coordinator never sees GRDB, and a PostgreSQL store can offer the same surface.
 public struct StoreTransaction {
     let db: Database
+    /// Where `onRollback` actions go: the unit of group-committed work this transaction runs,
+    /// or nil for a read.
+    let rollback: RollbackActions?
+
+    init(db: Database, rollback: RollbackActions? = nil) {
+        self.db = db
+        self.rollback = rollback
+    }
+
+    /// Runs `action` if what this write changed never reaches disk: its unit of work threw (so
+    /// its savepoint was rolled back), or the transaction it is part of failed to commit. State
+    /// kept in memory alongside the store (the ledger) uses it to notice that memory is ahead.
+    /// Ignored in a read.
+    public func onRollback(_ action: @escaping @Sendable () -> Void) {
+        rollback?.add(action)
+    }
 
     /// Runs a statement through SQLite's prepared-statement cache: the hot writes are compiled
     /// once per connection, not on every call.
