@@ -228,6 +228,69 @@ struct MeterTests {
         #expect(restarted.core.meter.sumOfBalances == 0)
     }
 
+    struct AfterPosting: Error {}
+
+    @Test("a write that throws after posting usage stops the meter and leaves nothing of the batch on disk")
+    func writeFailingAfterPosting() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        _ = try await fixture.connect()
+        let meter = fixture.core.meter
+        let end = fixture.clock.read()
+        let (jobs, records) = Self.ranAtGZ(200, tenant: "acme", endMs: end)
+        let prepared = meter.prepareUsage(records, site: "gz", jobs: jobs, energy: .unstated, nowMs: end)
+        // The unit's savepoint is rolled back after its postings were handed to the poster (and
+        // before their journal rows were written, which happens at commit). The meter stops, so
+        // the whole transaction fails with its error.
+        await #expect(throws: MeterError.self) {
+            try await fixture.store.write { tx in
+                _ = try meter.postUsage(prepared, tx: tx)
+                throw AfterPosting()
+            }
+        }
+        await #expect(throws: (any Error).self) {
+            try await fixture.money.upsertTenant(TenantRequest(tenant: "acme", organisation: "acme-ai", creditLimitFen: nil))
+        }
+        let (usage, journal) = try await fixture.store.read { tx -> (Int, Int) in
+            (try tx.usage(job: nil).count, try tx.ledgerTransactionCount(period: try BillingPeriod(year: 2026, month: 11)))
+        }
+        #expect(usage == 0 && journal == 0)
+        let restarted = try await Fixture(directory: fixture.directory, clock: fixture.clock)
+        #expect(restarted.core.meter.balance(.wallet("acme")) == 0)
+        #expect(restarted.core.meter.sumOfBalances == 0)
+    }
+
+    @Test("a change after a usage posting in the same write comes after it, in memory and on disk")
+    func changeAfterPostingInOneWrite() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        _ = try await fixture.connect()
+        let meter = fixture.core.meter
+        let end = fixture.clock.read()
+        let (jobs, records) = Self.ranAtGZ(100, tenant: "acme", endMs: end)
+        let held = try #require(jobs[records[99].jobID])
+        // The last job holds money; its usage (its current attempt) releases the hold, and a
+        // new hold for it (a retry, say) is taken in the same write, after the posting.
+        let first = try await fixture.store.write { tx in
+            try meter.hold(job: held, site: "gz", cls: "cpu-x86-64", units: 2, nowMs: end, tx: tx)
+        }
+        #expect(first == nil)
+        let prepared = meter.prepareUsage(records, site: "gz", jobs: jobs, energy: .unstated, nowMs: end)
+        let again = try await fixture.store.write { tx -> HoldRefusal? in
+            let posted = try meter.postUsage(prepared, tx: tx)
+            #expect(posted.charged == 100)
+            return try meter.hold(job: held, site: "gz", cls: "cpu-x86-64", units: 2, nowMs: end, tx: tx)
+        }
+        #expect(again == nil)
+        let (holds, journal, balances) = try await fixture.store.read { tx in
+            (try tx.holds(), try tx.ledgerTransactionCount(period: try BillingPeriod(year: 2026, month: 11)), try tx.ledgerBalances())
+        }
+        #expect(holds.map(\.job) == [held.id], "the new hold is stored; the posting's release came before it")
+        #expect(holds.map(\.amount) == [meter.state.withLock { $0.ledger.holds[held.id]?.amount }])
+        #expect(journal == 100)
+        #expect(balances[.wallet("acme")] == meter.balance(.wallet("acme")) && balances.values.reduce(0, +) == 0)
+    }
+
     @Test("a rating made before the write is redone when the site's prices changed in between; a record twice in a batch is charged once")
     func ratedBeforeTheWrite() async throws {
         let fixture = try await Fixture()

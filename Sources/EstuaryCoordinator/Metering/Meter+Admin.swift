@@ -15,7 +15,7 @@ extension Meter {
         view: TenantView, created: Bool
     ) {
         try Self.validate(request)
-        return try change { state in
+        return try change(tx) { state in
             if let program = request.voucherProgram, state.programs[program] == nil {
                 throw BackendError.notFound("voucher program \(program)")
             }
@@ -79,7 +79,7 @@ extension Meter {
             }
             return state.withLock { Self.view(of: tenant, in: $0) }
         }
-        return try change { state in
+        return try change(tx) { state in
             let period = try Self.openPeriod(atMs: nowMs, in: state, utcOffsetMinutes: settings.utcOffsetMinutes)
             do {
                 try state.ledger.apply(transaction)
@@ -137,7 +137,7 @@ extension Meter {
                     message: "a price version cannot take effect in the past (now is \(nowMs)); correct a bill with a reversal")
             ])
         }
-        return try change { state in
+        return try change(tx) { state in
             let version = try addVersion(
                 site: site, book: request.book, services: request.services, effectiveFromMs: effective)
             try tx.insertPriceVersion(site: site, version, source: "admin", atMs: nowMs)
@@ -152,7 +152,7 @@ extension Meter {
     /// jobs that started before the coordinator first saw the book (a coordinator upgraded with
     /// jobs running) is rated at it rather than left unrated. Returns whether a version was added.
     func observeAgentPrices(site: SiteID, book: PriceBook, nowMs: Int64, tx: StoreTransaction) throws -> Bool {
-        try change { state in
+        try change(tx) { state in
             guard !book.prices.isEmpty, !state.adminPriced.contains(site) else { return false }
             let latest = pricing.withLock { $0.histories[site]?.versions.last }
             if let latest, latest.book == book { return false }
@@ -209,7 +209,7 @@ extension Meter {
         var problems = program.problems.map { FieldError(field: "program", message: $0) }
         if !program.id.isWellFormed { problems.append(FieldError(field: "id", message: "must be a programme id")) }
         if !problems.isEmpty { throw BackendError.invalid(problems) }
-        return try change { state in
+        return try change(tx) { state in
             if let existing = state.programs[program.id] {
                 guard existing == program else {
                     throw BackendError.conflict(
@@ -225,7 +225,7 @@ extension Meter {
 
     /// Enrols a registered tenant in a programme (its category decides its annual cap).
     public func grant(program: VoucherProgramID, tenant: TenantID, nowMs: Int64, tx: StoreTransaction) throws -> TenantView {
-        try change { state in
+        try change(tx) { state in
             guard state.programs[program] != nil else { throw BackendError.notFound("voucher program \(program)") }
             guard var record = state.tenants[tenant] else {
                 throw BackendError.notFound(

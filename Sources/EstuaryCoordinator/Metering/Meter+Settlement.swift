@@ -37,12 +37,13 @@ extension Meter {
     /// Closes `period` with `report`, in a write transaction. Refused when the journal of the
     /// period changed since the report was computed (the caller computes again).
     func close(_ period: BillingPeriod, report: SettlementReport, nowMs: Int64, tx: StoreTransaction) throws -> Bool {
+        try settle(tx)
         let count = try tx.ledgerTransactionCount(period: period)
         guard count == report.reconciliation.transactions else { return false }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try tx.closePeriod(period, atMs: nowMs, report: String(decoding: try encoder.encode(report), as: UTF8.self))
-        try change { state in state.closed.insert(period) }
+        try change(tx) { state in state.closed.insert(period) }
         return true
     }
 }

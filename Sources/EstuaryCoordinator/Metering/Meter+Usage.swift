@@ -140,11 +140,14 @@ extension Meter {
         }
         items.removeLast(items.count - accepted)
         let rows = items.map { UsageRow($0.record, unrated: $0.rating?.unratedReason) }
-        let provider = try change { state in try Self.provider(of: site, in: &state, tx: tx) } ?? ""
+        // Not `change(tx)`: a cache lookup must not wait for the postings of earlier batches.
+        let provider = try mutate { state in try Self.provider(of: site, in: &state, tx: tx) } ?? ""
         let posting = Posting(site: site, provider: provider, period: period, nowMs: prepared.nowMs)
         // The store's writer inserts the usage rows chunk by chunk; each chunk's new charges are
-        // posted to the ledger on `poster` while the writer inserts the next chunk, and their
-        // journal rows are written once all usage is in. A batch of one chunk is posted inline.
+        // posted to the ledger on `poster` while the writer goes on (with the next chunk, then
+        // the next batch of the transaction), and their journal rows are written by `settle`:
+        // before the transaction commits, or before any other change of the ledger in it. A
+        // batch of one chunk is posted inline.
         let chunk = Self.postingChunk
         let pipelined = rows.count > chunk
         var jobs: [PostingJob] = []
@@ -184,15 +187,38 @@ extension Meter {
             if posted { try writing { throw error } }
             throw error
         }
-        for job in jobs {
-            let written = try job.wait()
-            try writing {
-                try tx.insertJournal(written.journal(posting))
+        guard !jobs.isEmpty else { return result }
+        // If this batch's write does not commit (a later statement of its unit throws, or the
+        // transaction fails), memory holds charges the store never will.
+        tx.onRollback { [self] in markBroken("a write that posted usage of \(site) to the ledger did not commit") }
+        inFlight.withLock { $0.append(contentsOf: jobs) }
+        return result
+    }
+
+    /// Finishes the usage postings in flight and writes their journal rows (and the hold
+    /// deletions they imply) in `tx`, in posting order. Runs before every commit (`attach(to:)`)
+    /// and before any other change of the ledger in a write (`change(tx)`), so the journal's
+    /// order is the order in which memory changed. A posting that failed now breaks the meter:
+    /// its batch's usage rows are already written in an earlier unit of the transaction.
+    func settle(_ tx: StoreTransaction) throws {
+        let pending = inFlight.withLock { inFlight in
+            defer { inFlight.removeAll(keepingCapacity: true) }
+            return inFlight
+        }
+        guard !pending.isEmpty else { return }
+        // The rows go into `tx`'s unit: if that unit rolls back, they are gone while memory
+        // keeps the postings.
+        tx.onRollback { [self] in markBroken("the journal rows of posted usage were written in a write that did not commit") }
+        if let broken = state.withLock({ $0.broken }) { throw MeterError.broken(broken) }
+        try writing {
+            for job in pending {
+                let written = try job.wait()
+                try tx.insertJournal(written.journal)
                 try tx.deleteHolds(jobs: written.released)
             }
         }
-        return result
     }
+
 
     /// Records per chunk of a pipelined usage batch.
     static let postingChunk = 64
@@ -205,18 +231,11 @@ extension Meter {
         var nowMs: Int64
     }
 
-    /// What posting one chunk produced: its journal rows and the jobs whose holds it released.
+    /// What posting one chunk produced: its journal rows, encoded, and the jobs whose holds it
+    /// released.
     struct Written: Sendable {
-        var entries: [(transaction: LedgerTransaction, charge: PostedCharge?, lines: EncodedChargeLines?)]
+        var journal: [JournalRow]
         var released: [JobID]
-
-        /// The journal rows, encoded by the store's writer, which has time while the poster
-        /// posts the next chunk.
-        func journal(_ posting: Posting) -> [JournalRow] {
-            entries.map {
-                JournalRow($0.transaction, period: posting.period, atMs: posting.nowMs, charge: $0.charge, lines: $0.lines)
-            }
-        }
     }
 
     /// One chunk's posting, run on the poster (or inline) and awaited by the store's writer. A
@@ -270,8 +289,9 @@ extension Meter {
     }
 
     /// Posts rated charges, in order, in one change of the ledger, and returns their journal
-    /// rows and the jobs whose holds were released. No SQL: the store's writer writes the rows
-    /// (this may run on the poster while the writer inserts the next chunk). The ledger's lock is
+    /// rows (encoded here, off the writer) and the jobs whose holds were released. No SQL: the
+    /// store's writer writes the rows (this may run on the poster while the writer goes on with
+    /// the next chunk or batch). The ledger's lock is
     /// held only while the ledger changes; encoding runs after it, so readers (the scheduler, API
     /// views) wait for one chunk's arithmetic at most. `afterOthers`: earlier charges of this
     /// batch are already posted, so any failure now stops the meter.
@@ -281,7 +301,7 @@ extension Meter {
         var entries: [(transaction: LedgerTransaction, charge: PostedCharge?, lines: EncodedChargeLines?)] = []
         entries.reserveCapacity(charges.count)
         var released: [JobID] = []
-        try change { state in
+        try mutate { state in
             var changed = afterOthers
             do {
                 for charge in charges {
@@ -320,18 +340,21 @@ extension Meter {
                 }
             } catch let error as LedgerError where changed {
                 // Earlier charges of this batch are already in memory: the write must not
-                // commit without them, so the meter stops here (`change` marks it broken).
+                // commit without them, so the meter stops here (`mutate` marks it broken).
                 throw MeterError.broken("posting a usage batch of \(site) failed part-way: \(error)")
             }
         }
-        return Written(entries: entries, released: released)
+        let journal = entries.map {
+            JournalRow($0.transaction, period: posting.period, atMs: posting.nowMs, charge: $0.charge, lines: $0.lines)
+        }
+        return Written(journal: journal, released: released)
     }
 
     /// Writes the balances of every account changed since the last commit: once per store
-    /// transaction, however many usage batches it groups.
+    /// transaction, however many usage batches it groups. Call it after `settle`.
     func flushBalances(_ tx: StoreTransaction) throws {
         guard state.withLock({ !$0.dirty.isEmpty }) else { return }
-        let balances = try change { state -> [(AccountID, Fen)] in
+        let balances = try mutate { state -> [(AccountID, Fen)] in
             guard !state.dirty.isEmpty else { return [] }
             defer { state.dirty.removeAll(keepingCapacity: true) }
             return state.dirty.map { ($0, state.ledger.balance($0)) }
@@ -340,10 +363,14 @@ extension Meter {
         try writing { try tx.setBalances(balances) }
     }
 
-    /// Makes every transaction of `store` end by writing the balances its usage posting changed.
-    /// A coordinator's meter is attached to its store once, before the first write.
+    /// Makes every transaction of `store` end by writing the journal rows of the usage posted in
+    /// it (`settle`) and the balances it changed. A coordinator's meter is attached to its store
+    /// once, before the first write.
     public func attach(to store: CoordinatorStore) {
-        store.beforeEachCommit { [self] tx in try flushBalances(tx) }
+        store.beforeEachCommit { [self] tx in
+            try settle(tx)
+            try flushBalances(tx)
+        }
     }
 
     /// What `record` costs at the site's prices `history` (nil: the site has none), or why it

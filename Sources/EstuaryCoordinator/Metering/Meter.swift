@@ -93,6 +93,9 @@ public final class Meter: Sendable {
     /// Posts usage chunks to the ledger, in order, while the store's writer inserts the next
     /// chunk (`postUsage`).
     let poster = DispatchQueue(label: "estuary.meter.post", qos: .userInteractive)
+    /// Usage chunks handed to `poster` whose journal rows are not written yet, in posting order.
+    /// Only the store's writer touches it: `postUsage` adds, `settle` writes and empties.
+    let inFlight = Mutex<[PostingJob]>([])
     public let settings: MeterSettings
     public let catalog: AcceleratorCatalog
 
@@ -186,10 +189,27 @@ public final class Meter: Sendable {
         }
     }
 
-    /// Runs `body` with the state locked; refuses when an earlier failure left memory ahead of
-    /// disk, and marks the meter broken if `body` fails after changing the ledger.
+    /// A change made inside the store write `tx`: first the usage postings still in flight are
+    /// finished and their journal rows written (`settle`), so that this change comes after them
+    /// in memory and in the journal; then `body` runs as `mutate` runs it.
     @discardableResult
-    func change<T>(_ body: (inout State) throws -> T) throws -> T {
+    func change<T>(_ tx: StoreTransaction, _ body: (inout State) throws -> T) throws -> T {
+        try settle(tx)
+        return try mutate(body)
+    }
+
+    /// Marks the meter broken: memory is ahead of the store (a write that changed it did not
+    /// commit), so it refuses every further change until a restart reloads it.
+    func markBroken(_ why: String) {
+        state.withLock { $0.broken = $0.broken ?? why }
+    }
+
+    /// Runs `body` with the state locked; refuses when an earlier failure left memory ahead of
+    /// disk, and marks the meter broken if `body` fails after changing the ledger. Only for what
+    /// must not wait for postings in flight (the poster itself, balances at commit, caches);
+    /// everything else goes through `change(tx)`.
+    @discardableResult
+    func mutate<T>(_ body: (inout State) throws -> T) throws -> T {
         try state.withLock { state in
             if let broken = state.broken { throw MeterError.broken(broken) }
             do {
@@ -219,7 +239,7 @@ public final class Meter: Sendable {
 
     /// Learns a site's operator when its agent attaches (enrolled after the meter loaded).
     func observeProvider(site: SiteID, tx: StoreTransaction) throws {
-        try change { state in _ = try Self.provider(of: site, in: &state, tx: tx) }
+        try change(tx) { state in _ = try Self.provider(of: site, in: &state, tx: tx) }
     }
 
     /// Reserves the most a placed job can cost: its units for its walltime (plus the overrun
@@ -230,7 +250,7 @@ public final class Meter: Sendable {
         job: JobRecord, site: SiteID, cls: AcceleratorClass, units: Int, nowMs: Int64, tx: StoreTransaction
     ) throws -> HoldRefusal? {
         let settings = self.settings
-        return try change { state -> HoldRefusal? in
+        return try change(tx) { state -> HoldRefusal? in
             if state.ledger.release(job: job.id) != nil { try tx.deleteHold(job: job.id) }
             guard let history = pricing.withLock({ $0.histories[site] }) else { return nil }
             let spanMs = Int64(job.spec.walltimeSeconds) * 1000 + settings.overrunMs
@@ -265,14 +285,14 @@ public final class Meter: Sendable {
 
     /// Gives a job's hold back (the job ended, was requeued, or never started).
     func releaseHold(job: JobID, tx: StoreTransaction) throws {
-        try change { state in
+        try change(tx) { state in
             if state.ledger.release(job: job) != nil { try tx.deleteHold(job: job) }
         }
     }
 
     /// Releases every hold that has lapsed by `nowMs`.
     func expireHolds(nowMs: Int64, tx: StoreTransaction) throws -> [Hold] {
-        try change { state in
+        try change(tx) { state in
             let expired = state.ledger.expireHolds(nowMs: nowMs)
             state.nextHoldExpiryMs = state.ledger.holds.values.map(\.expiresAtMs).min()
             for hold in expired { try tx.deleteHold(job: hold.job) }
