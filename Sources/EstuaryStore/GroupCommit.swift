@@ -10,7 +10,8 @@ import Synchronization
 /// queue that commits transaction after transaction until the queue is empty, then stops. The
 /// next transaction starts right after the previous commit, on the same thread, without waiting
 /// for any caller's task to be scheduled; and since the drain is a task of its own, no caller's
-/// cancellation can abort other callers' work.
+/// cancellation can abort other callers' work. The drain runs at a raised thread priority
+/// (`ThreadPriority`) when the process may raise it: every writer waits for this one thread.
 final class GroupCommitter: Sendable {
     private struct State {
         var queue: [any PendingWrite] = []
@@ -61,7 +62,7 @@ final class GroupCommitter: Sendable {
         let writer = self.writer
         Task {
             do {
-                try await writer.writeWithoutTransaction { db in self.drain(db) }
+                try await writer.writeWithoutTransaction { db in ThreadPriority.raised { self.drain(db) } }
             } catch {
                 // The writer connection could not be had at all: nothing queued can commit.
                 let queued = self.state.withLock { state -> [any PendingWrite] in

@@ -177,7 +177,7 @@ extension Meter {
                 jobs.append(job)
                 let ready = charges
                 let work: @Sendable () -> Void = { [self] in job.run { try post(ready, posting, afterOthers: job.follows) } }
-                if pipelined { poster.async(execute: work) } else { work() }
+                if pipelined { poster.async { ThreadPriority.raised(work) } } else { work() }
             }
         } catch {
             // Chunks handed to the poster may have changed the ledger: wait for them, and stop

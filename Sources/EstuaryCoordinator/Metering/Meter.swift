@@ -90,8 +90,9 @@ public final class Meter: Sendable {
     /// batch before its write, the scheduler's price lookups and price views never wait for it.
     /// Changed only inside `change` (so in store write order), taken after `state`.
     let pricing = Mutex(Pricing())
-    /// Posts usage chunks to the ledger, in order, while the store's writer inserts the next
-    /// chunk (`postUsage`).
+    /// Posts usage chunks to the ledger, in order, while the store's writer goes on with the
+    /// next chunk or batch (`postUsage`); at the writer's raised priority (`ThreadPriority`),
+    /// since the writer waits for it before each commit.
     let poster = DispatchQueue(label: "estuary.meter.post", qos: .userInteractive)
     /// Usage chunks handed to `poster` whose journal rows are not written yet, in posting order.
     /// Only the store's writer touches it: `postUsage` adds, `settle` writes and empties.
