@@ -64,6 +64,7 @@ extension CoordinatorCore {
         // The jobs as this batch leaves them (a job that just ended is no longer active): the
         // usage check and rating need no store read and no JSON decode for them.
         var knownJobs: [JobID: JobRecord] = [:]
+        knownJobs.reserveCapacity(usage.count + changes.count)
         for record in usage {
             knownJobs[record.jobID] = active[record.jobID] ?? recentlyEnded[record.jobID] ?? storedJobs[record.jobID]
         }
