@@ -62,7 +62,8 @@ struct LedgerBenchmark: AsyncParsableCommand {
 
         // Set-up, not timed: the money side, then every job the records will name.
         let setupStart = clock.now
-        let (store, meter, topUps) = try await LedgerPosting.open(directory: work.path, mesh: mesh)
+        let hookTimer = CommitHookTimer()
+        let (store, meter, topUps) = try await LedgerPosting.open(directory: work.path, mesh: mesh, hookTimer: hookTimer)
         try await LedgerPosting.insertJobs(main, mesh: mesh, store: store)
         if storeJobsRecords > 0 { try await LedgerPosting.insertJobs(fromStore, mesh: mesh, store: store) }
         if baselineRecords > 0 { try await LedgerPosting.insertJobs(baseline, mesh: mesh, store: store) }
@@ -73,6 +74,7 @@ struct LedgerBenchmark: AsyncParsableCommand {
         let peakReset = ProcessMemory.resetPeak()
         let selfBefore = ProcessSample.read()
         let machineBefore = SystemCPUSample.read()
+        _ = hookTimer.take()
         let seed = mesh.seed
         let percent = resendPercent
         let run = try await LedgerWriters.run(main, mesh: mesh, store: store, meter: meter) { batch in
@@ -81,6 +83,7 @@ struct LedgerBenchmark: AsyncParsableCommand {
         }
         let selfAfter = ProcessSample.read()
         let machineAfter = SystemCPUSample.read()
+        let hooks = hookTimer.take()
 
         // The same writes with an empty jobs map: every job is read from the store (`tx.job`).
         let stored = storeJobsRecords > 0
@@ -96,7 +99,8 @@ struct LedgerBenchmark: AsyncParsableCommand {
             outcomes: [run.fresh] + [stored, base].compactMap { $0?.fresh }, resent: run.resent)
 
         let figures = LedgerFigures(
-            run: run, fromStore: stored, baseline: base, setup: setupTime, topUps: topUps, pure: pure, check: check,
+            run: run, hooks: hooks, priority: ThreadPriority.raised { ThreadPriority.current }, fromStore: stored, baseline: base,
+            setup: setupTime, topUps: topUps, pure: pure, check: check,
             cpuPercent: SessionsRun.cpu(selfBefore, selfAfter),
             machineBusy: machineBefore.flatMap { before in machineAfter.map { SystemCPUSample.busyPercent(from: before, to: $0) } }
                 ?? .nan,

@@ -5,6 +5,7 @@ import EstuaryModel
 import EstuaryStore
 import Foundation
 import Logging
+import Synchronization
 
 /// What posting one UsageBatch did inside its store write (`Meter.postUsage`'s counts) and
 /// when the closure ran.
@@ -71,11 +72,16 @@ enum LedgerPosting {
     /// version per site, the voucher programme, tenants with their credit lines, top-ups for
     /// prepaid wallets and programme grants. The meter is then reloaded from the store, as the
     /// coordinator does when it starts. Returns the top-ups made.
-    static func open(directory: String, mesh: LedgerMesh) async throws -> (CoordinatorStore, Meter, topUps: Int) {
+    static func open(
+        directory: String, mesh: LedgerMesh, hookTimer: CommitHookTimer? = nil
+    ) async throws -> (CoordinatorStore, Meter, topUps: Int) {
         let store = try CoordinatorStore(directory: directory, logger: quietLogger)
         let settings = LedgerMesh.settings
         let meter = Meter(state: Meter.emptyState(settings: settings), settings: settings, catalog: .builtin)
+        // Commit hooks run in the order added: these two time the meter's.
+        if let hookTimer { store.beforeEachCommit { _ in hookTimer.begin() } }
         meter.attach(to: store)
+        if let hookTimer { store.beforeEachCommit { _ in hookTimer.end() } }
         let at = mesh.periodStartMs
         let topUps = try await store.write { tx -> Int in
             for index in 0..<mesh.sites {
@@ -114,6 +120,54 @@ enum LedgerPosting {
             try await store.write { tx in
                 for index in range { try tx.insertJob(mesh.record(index, site: workload.site(of: index)).job) }
             }
+        }
+    }
+}
+
+/// The wall and CPU time of the meter's commit hook (`Meter.attach`: the journal rows of the
+/// transaction's usage postings, after waiting for the poster, then the balances), timed by two
+/// hooks added around it. They run on the store's writer, one transaction at a time.
+final class CommitHookTimer: Sendable {
+    struct Totals {
+        var wall = Duration.zero
+        var cpuNs: Int64 = 0
+        var commits = 0
+    }
+
+    private struct State {
+        var from: ContinuousClock.Instant?
+        var cpuFrom: Int64 = 0
+        var totals = Totals()
+    }
+
+    private let state = Mutex(State())
+
+    func begin() {
+        let now = ContinuousClock.now
+        let cpu = ThreadCPU.nanoseconds()
+        state.withLock { state in
+            state.from = now
+            state.cpuFrom = cpu
+        }
+    }
+
+    func end() {
+        let now = ContinuousClock.now
+        let cpu = ThreadCPU.nanoseconds()
+        state.withLock { state in
+            guard let from = state.from else { return }
+            state.totals.wall += now - from
+            state.totals.cpuNs += cpu - state.cpuFrom
+            state.totals.commits += 1
+            state.from = nil
+        }
+    }
+
+    /// The totals since the last `take`, and a fresh start.
+    func take() -> Totals {
+        state.withLock { state in
+            defer { state.totals = Totals() }
+            return state.totals
         }
     }
 }

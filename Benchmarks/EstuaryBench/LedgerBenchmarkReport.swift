@@ -1,9 +1,14 @@
 import EstuaryLedger
 import EstuaryModel
+import EstuaryStore
 
 /// Everything the `ledger` section reports.
 struct LedgerFigures {
     var run: PostingRun
+    /// The meter's commit hook over the timed phase.
+    var hooks: CommitHookTimer.Totals
+    /// The nice value the store's writer and the poster ran at (`ThreadPriority`); nil if unknown.
+    var priority: Int32?
     /// The run whose writes passed no jobs (every job read from the store).
     var fromStore: PostingRun?
     var baseline: PostingRun?
@@ -38,19 +43,19 @@ extension LedgerBenchmark {
                 "In process, release build, the coordinator's own code: `EstuaryStore.CoordinatorStore` (one SQLite file, WAL, `synchronous = FULL`, group commit; data directory on \(figures.filesystem)) and `EstuaryCoordinator.Meter`. \(cores) cores; the writers and the store's writer thread share them.",
                 "Mesh: \(mesh.sites) sites (\(touSites) with time-of-use tariffs, \(hourlySites) stating hourly grid intensity, GPU/NPU/DCU/CPU pools, all enrolled with an operator), \(mesh.tenants) tenants (\(LedgerMesh.TenantKind.allCases.map { "\(kinds[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")); \(figures.topUps) top-ups), the Guangzhou example voucher programme (30 %), platform fee \(LedgerMesh.platformFee.basisPoints / 100) %, half-up rounding. Set-up (admin calls, then \(count(records + storeJobsRecords + baselineRecords)) jobs) took \(Format.fixed(figures.setup.seconds, 1)) s, not timed.",
                 "Records (SplitMix64 seed \(mesh.seed)): one per job, GPU/NPU/DCU 1–8 units for 5 min–6 h, CPU 8–64 cores for 10 min–2 h, over 18 days of \(mesh.period); of the first \(count(figures.pure.records)), \(share(figures.pure.multiLine, figures.pure.records)) were cut into several charge lines (\(Format.fixed(Double(figures.pure.lines) / Double(max(figures.pure.records, 1)), 2)) lines per record) and \(share(figures.pure.vouchered, figures.pure.records)) drew a voucher.",
-                "Timed phase: \(concurrency) concurrent writers (site sessions), each sending \(count(batch))-record UsageBatches as one `store.write` each and waiting for its commit before the next; each writer first does what the coordinator's actor does before queueing the write, `Meter.prepareUsage` (per record the site/units/class/attempt check against the job as the coordinator holds it in memory, and rating), and the closure what `CoordinatorCore.applyUpstream` does with usage: `Meter.postUsage` (64 records at a time, a multi-row `INSERT OR IGNORE … RETURNING` says which records are new; those are posted to the ledger (voucher, fee) on the meter's poster queue while the writer inserts the next 64, then the writer writes their journal rows in multi-row INSERTs), then `setCursor`; the balances the transaction changed are written once at its end. \(resendPercent) % of batches are sent again after the writer's next batch.\(storeJobsRecords > 0 ? " A second run of \(count(storeJobsRecords)) records holds no jobs in memory, so each writer first reads its batch's jobs from the store on a reader connection (`tx.job`: SELECT and JSON decode), as the coordinator does for jobs it no longer holds (after a restart, or usage arriving after the job left the cache of ended jobs)." : "")",
+                "Timed phase: \(concurrency) concurrent writers (site sessions), each sending \(count(batch))-record UsageBatches as one `store.write` each and waiting for its commit before the next; each writer first does what the coordinator's actor does before queueing the write, `Meter.prepareUsage` (per record the site/units/class/attempt check against the job as the coordinator holds it in memory, and rating), and the closure what `CoordinatorCore.applyUpstream` does with usage: `Meter.postUsage` (64 records at a time, a multi-row `INSERT OR IGNORE … RETURNING` says which records are new; those are posted to the ledger (voucher, fee) and their journal rows encoded on the meter's poster queue while the writer goes on with the next 64 and the next batches), then `setCursor`; at the end of the transaction the meter's commit hook waits for the poster, writes the journal rows in multi-row INSERTs, and writes the balances the transaction changed. The store's writer and the poster run at nice \(figures.priority.map { "\($0)" } ?? "?")\(figures.priority == ThreadPriority.critical ? " (raised: the process may, as root or with CAP_SYS_NICE)" : " (not raised: the process may not)"). \(resendPercent) % of batches are sent again after the writer's next batch.\(storeJobsRecords > 0 ? " A second run of \(count(storeJobsRecords)) records holds no jobs in memory, so each writer first reads its batch's jobs from the store on a reader connection (`tx.job`: SELECT and JSON decode), as the coordinator does for jobs it no longer holds (after a restart, or usage arriving after the job left the cache of ended jobs)." : "")",
             ])
         func line(_ text: String = "") { out += text + "\n" }
         let rate = Double(fresh.inserted) / max(run.wall.seconds, 1e-9)
         let latency = LatencySummary(milliseconds: run.latenciesMs)
         let resendLatency = LatencySummary(milliseconds: run.resendLatenciesMs)
-        let commits = run.inferredCommits()
+        let commits = figures.hooks.commits
         line("| figure | value | goal |")
         line("|---|---:|---:|")
         line("| **records rated and posted per second** (\(concurrency) writers × \(batch)-record batches) | **\(count(Int(rate)))** | ≥ 100,000 |")
         line("| records posted / wall time | \(count(fresh.inserted)) in \(Format.fixed(run.wall.seconds, 2)) s | |")
         line("| commit latency per batch p50 / p99 / max | \(Format.ms(latency.p50)) / \(Format.ms(latency.p99)) / \(Format.ms(latency.max)) ms | |")
-        line("| transactions (fsyncs), inferred / records per transaction | \(count(commits)) / \(Format.fixed(Double(fresh.records + run.resent.records) / Double(max(commits, 1)), 0)) | |")
+        line("| transactions (fsyncs), counted by a commit hook / records per transaction | \(count(commits)) / \(Format.fixed(Double(fresh.records + run.resent.records) / Double(max(commits, 1)), 0)) | |")
         line("| resent batches: records posted again | \(run.resent.inserted) of \(count(run.resent.records)) (\(run.resentBatches) batches, p50 \(Format.ms(resendLatency.p50)) ms) | 0 |")
         if let stored = figures.fromStore {
             let storedLatency = LatencySummary(milliseconds: stored.latenciesMs)
@@ -87,12 +92,16 @@ extension LedgerBenchmark {
         let cpu = Duration.nanoseconds(run.closureCPUNs)
         row("… of which the writer thread was on a CPU", cpu)
         row("… of which it waited (descheduled, page faults, I/O, the meter's lock)", max(.zero, closures - cpu))
-        row("**outside the closures**: commit with fsync, leader hand-off, idle writer", max(.zero, run.wall - closures))
+        let hooks = figures.hooks
+        row("the meter's commit hook, once per transaction: journal rows of the transaction's postings, balances", hooks.wall)
+        row("… of which the writer thread was on a CPU", .nanoseconds(hooks.cpuNs))
+        row("… of which it waited (for the poster, descheduled, I/O)", max(.zero, hooks.wall - .nanoseconds(hooks.cpuNs)))
+        row("**the rest**: COMMIT with its fsync, hand-off, idle writer", max(.zero, run.wall - closures - hooks.wall))
         line()
         let pure = figures.pure
         func micro(_ duration: Duration) -> String { Format.fixed(duration.seconds * 1e6, 2) }
         line(
-            "The same rating with no store, in memory on one thread (\(count(pure.records)) records): `Rater.rate` \(micro(pure.rater)) µs, `Ledger.postCharge` (voucher, `ChargePosting` with its memo, balances) \(micro(pure.post)) µs, `LedgerCodec` text of postings and charge (\(Format.fixed(Double(pure.encodedBytes) / Double(max(pure.records, 1)), 0)) bytes) \(micro(pure.codec)) µs: \(micro(pure.perRecord)) µs of the \(Format.fixed(closures.seconds / perRecord * 1e6, 2)) µs per record the closures take; rating runs before the write, on the writers' threads, and posting on the meter's poster queue; the closures' time is SQL (usage INSERT OR IGNORE, journal INSERT with its indexes), encoding journal rows, and waiting for the poster. Decoding a job's spec from its stored JSON (\(count(pure.specBytes)) bytes), as `tx.job` does for a job not passed in memory, takes \(micro(pure.specDecode)) µs. Writers spent \(Format.fixed(run.generation.seconds, 2)) s building their records and jobs (the load generator)."
+            "The same rating with no store, in memory on one thread (\(count(pure.records)) records): `Rater.rate` \(micro(pure.rater)) µs, `Ledger.postCharge` (voucher, `ChargePosting` with its memo, balances) \(micro(pure.post)) µs, `LedgerCodec` text of postings and charge (\(Format.fixed(Double(pure.encodedBytes) / Double(max(pure.records, 1)), 0)) bytes) \(micro(pure.codec)) µs: \(micro(pure.perRecord)) µs per record, none of it on the store's writer: rating runs before the write, on the writers' threads, and posting and encoding on the meter's poster queue. The closures' time is the usage INSERT OR IGNORE and handing charges to the poster; the commit hook's is the journal INSERT with its indexes, the balances, and waiting for the poster's last chunks. Decoding a job's spec from its stored JSON (\(count(pure.specBytes)) bytes), as `tx.job` does for a job not passed in memory, takes \(micro(pure.specDecode)) µs. Writers spent \(Format.fixed(run.generation.seconds, 2)) s building their records and jobs (the load generator)."
         )
         line()
         line("Checks after the run (memory and store):")
@@ -107,7 +116,7 @@ extension LedgerBenchmark {
         }
         line()
         line(
-            "How it is measured: *records per second* = records stored and charged for the first time ÷ wall time from the first write to the last commit of the timed phase (resent batches run inside that time and post nothing). *Commit latency* = `store.write` called → returned, per first-send batch (queueing behind other writers, the closure, the shared commit). *Transactions* are inferred from when the closures ran: the group committer runs the closures of one transaction back to back on one connection, so a gap of more than 100 µs between one closure's end and the next one's start is counted as a commit (each commit is one WAL fsync under `synchronous = FULL`; checkpoints add a few more). The jobs-from-the-store run and then the baseline run after the timed phase, on the same store."
+            "How it is measured: *records per second* = records stored and charged for the first time ÷ wall time from the first write to the last commit of the timed phase (resent batches run inside that time and post nothing). *Commit latency* = `store.write` called → returned, per first-send batch (queueing behind other writers, the closure, the shared commit). *Transactions* are counted by two commit hooks the benchmark adds around the meter's, which also time it (each commit is one WAL fsync under `synchronous = FULL`; checkpoints add a few more). The jobs-from-the-store run and then the baseline run after the timed phase, on the same store."
         )
         line()
         return out

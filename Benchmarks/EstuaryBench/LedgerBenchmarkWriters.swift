@@ -36,21 +36,6 @@ struct PostingRun: Sendable {
 
     /// The writer's time inside the closures (`postUsage` and `setCursor`), first sends and resends.
     var closures: Duration { ran.reduce(Duration.zero) { $0 + ($1.to - $1.from) } }
-
-    /// Transactions inferred from when the closures ran: the group committer runs the closures
-    /// of one transaction back to back on one connection, and a commit (with its fsync) and the
-    /// hand-off to the next leader separate two transactions. A gap above `gap` between one
-    /// closure's end and the next one's start is counted as a commit.
-    func inferredCommits(gap: Duration = .microseconds(100)) -> Int {
-        let sorted = ran.sorted { $0.from < $1.from }
-        guard var previous = sorted.first else { return 0 }
-        var commits = 1
-        for interval in sorted.dropFirst() {
-            if interval.from - previous.to > gap { commits += 1 }
-            previous = interval
-        }
-        return commits
-    }
 }
 
 enum LedgerWriters {
@@ -123,9 +108,12 @@ enum LedgerWriters {
         for batch in stride(from: writer, to: workload.batches, by: workload.writers) {
             let site = workload.site(ofBatch: batch)
             let built = clock.now
+            let indices = workload.indices(ofBatch: batch)
             var records: [UsageRecord] = []
+            records.reserveCapacity(indices.count)
             var jobs: [JobID: JobRecord] = [:]
-            for index in workload.indices(ofBatch: batch) {
+            if jobsInMemory { jobs.reserveCapacity(indices.count) }
+            for index in indices {
                 let (job, usage) = mesh.record(index, site: site)
                 records.append(usage)
                 if jobsInMemory { jobs[job.id] = job }
