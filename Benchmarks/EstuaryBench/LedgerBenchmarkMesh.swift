@@ -22,6 +22,10 @@ struct LedgerMesh: Sendable {
     /// the coordinator's code) stays cheap.
     private let siteIDs: [SiteID]
     private let tenantIDs: [TenantID]
+    /// The job spec of every (tenant, site shape, class, units) a record can have, built once:
+    /// the load generator shares them instead of building one per record, as the coordinator
+    /// holds its jobs in memory rather than building them per usage batch.
+    private let specs: [JobSpec]
 
     static let utcOffsetMinutes = 480
     static let epoch = "bench-epoch"
@@ -37,7 +41,29 @@ struct LedgerMesh: Sendable {
         nowMs = periodStartMs + 20 * 86_400_000
         siteIDs = (0..<sites).map { SiteID(rawValue: "site-\($0 < 10 ? "0" : "")\($0)") }
         tenantIDs = (0..<tenants).map { TenantID(rawValue: "tenant-\($0)") }
+        var specs: [JobSpec] = []
+        for tenant in tenantIDs {
+            for shape in Self.shapes {
+                for slot in 0..<Self.maxClasses {
+                    let cls = shape[min(slot, shape.count - 1)]
+                    for step in 0..<4 {
+                        specs.append(
+                            JobSpec(
+                                name: "ledger", tenant: tenant, command: ["/bin/true"],
+                                resources: ResourceRequest(acceleratorClass: cls, count: Self.units(cls, step: step)),
+                                walltimeSeconds: 86_400))
+                    }
+                }
+            }
+        }
+        self.specs = specs
     }
+
+    /// The most classes a site shape has.
+    static let maxClasses = shapes.map(\.count).max() ?? 1
+
+    /// A record's units: CPU jobs take 8–64 cores, others 1–8 units.
+    static func units(_ cls: AcceleratorClass, step: Int) -> Int { cls.rawValue.hasPrefix("cpu-") ? 8 << step : 1 << step }
 
     static var settings: MeterSettings {
         var settings = MeterSettings()
@@ -143,17 +169,18 @@ struct LedgerMesh: Sendable {
         var random = SplitMix64(seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
         let tenant = random.below(tenants)
         let pools = classes(ofSite: site)
-        let cls = pools[random.below(pools.count)]
+        let slot = random.below(pools.count)
+        let cls = pools[slot]
         let cpu = cls.rawValue.hasPrefix("cpu-")
         // CPU jobs take at least 8 cores for at least 10 minutes, so no record rates to 0 fen.
-        let units = cpu ? 8 << random.below(4) : 1 << random.below(4)
+        let step = random.below(4)
+        let units = Self.units(cls, step: step)
         let durationMs = Int64(cpu ? 600 + random.below(6_600) : 300 + random.below(random.below(3) == 0 ? 21_300 : 5_100)) * 1000
         let startMs = periodStartMs + 3_600_000 + Int64(random.below(18 * 86_400)) * 1000
         let jobID = JobID(rawValue: "j\(index)")
         let siteName = siteID(site)
-        let spec = JobSpec(
-            name: "ledger", tenant: tenantID(tenant), command: ["/bin/true"],
-            resources: ResourceRequest(acceleratorClass: cls, count: units), walltimeSeconds: 86_400)
+        let shape = site % Self.shapes.count
+        let spec = specs[((tenant * Self.shapes.count + shape) * Self.maxClasses + slot) * 4 + step]
         let job = JobRecord(
             id: jobID, spec: spec, state: .succeeded, siteID: siteName, attempt: 1, exitCode: 0,
             createdAtMs: startMs - 60_000, updatedAtMs: startMs + durationMs, placedClass: cls)
