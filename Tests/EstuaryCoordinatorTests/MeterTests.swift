@@ -152,15 +152,30 @@ struct MeterTests {
         return (jobs, records)
     }
 
+    /// A connected site gz with `count` finished jobs of acme, and their usage checked and rated.
+    struct Batch {
+        var meter: Meter
+        var end: Int64
+        var jobs: [JobID: JobRecord]
+        var records: [UsageRecord]
+        var prepared: PreparedUsage
+    }
+
+    static func batch(_ count: Int, on fixture: Fixture) async throws -> Batch {
+        _ = try await fixture.connect()
+        let meter = fixture.core.meter
+        let end = fixture.clock.read()
+        let (jobs, records) = ranAtGZ(count, tenant: "acme", endMs: end)
+        let prepared = meter.prepareUsage(records, site: "gz", jobs: jobs, energy: .unstated, nowMs: end)
+        return Batch(meter: meter, end: end, jobs: jobs, records: records, prepared: prepared)
+    }
+
     @Test("a batch of many chunks is posted on the poster while the writer inserts: every record charged once, to the fen")
     func pipelinedBatch() async throws {
         let fixture = try await Fixture()
         defer { fixture.remove() }
-        _ = try await fixture.connect()
-        let meter = fixture.core.meter
-        let end = fixture.clock.read()
-        let (jobs, records) = Self.ranAtGZ(300, tenant: "acme", endMs: end)
-        let prepared = meter.prepareUsage(records, site: "gz", jobs: jobs, energy: .unstated, nowMs: end)
+        let batch = try await Self.batch(300, on: fixture)
+        let (meter, prepared) = (batch.meter, batch.prepared)
         let posted = try await fixture.store.write { tx in try meter.postUsage(prepared, tx: tx) }
         #expect(posted.charged == 300 && posted.duplicates == 0 && posted.skipped == 0 && posted.unrated == 0)
         // 2 units × (10 + i) s × 1 fen for i in 0..<300.
@@ -207,19 +222,21 @@ struct MeterTests {
     func failurePartWayStopsTheMeter() async throws {
         let fixture = try await Fixture()
         defer { fixture.remove() }
-        _ = try await fixture.connect()
-        let meter = fixture.core.meter
-        let end = fixture.clock.read()
-        let (jobs, records) = Self.ranAtGZ(200, tenant: "acme", endMs: end)
+        let batch = try await Self.batch(200, on: fixture)
+        let (meter, end, records, prepared) = (batch.meter, batch.end, batch.records, batch.prepared)
         // A row already holding the journal id of the 150th charge: its INSERT must fail.
         try await fixture.store.write { tx in
             try tx.insertLedgerTransaction(
                 try LedgerTransaction.topUp(id: "usage:\(records[150].id.rawValue)", tenant: "other", amount: 1),
                 period: try BillingPeriod(year: 2026, month: 11), atMs: end, charge: nil)
         }
-        let prepared = meter.prepareUsage(records, site: "gz", jobs: jobs, energy: .unstated, nowMs: end)
         await #expect(throws: (any Error).self) { try await fixture.store.write { tx in try meter.postUsage(prepared, tx: tx) } }
-        // Memory had the charges, the store does not: the meter refuses every further change.
+        // Memory had the charges, the store does not.
+        try await Self.expectStoppedWithNothingCommitted(fixture)
+    }
+
+    /// The meter refuses every further change, and a restart finds nothing of acme's usage.
+    static func expectStoppedWithNothingCommitted(_ fixture: Fixture) async throws {
         await #expect(throws: (any Error).self) {
             try await fixture.money.upsertTenant(TenantRequest(tenant: "acme", organisation: "acme-ai", creditLimitFen: nil))
         }
@@ -234,11 +251,8 @@ struct MeterTests {
     func writeFailingAfterPosting() async throws {
         let fixture = try await Fixture()
         defer { fixture.remove() }
-        _ = try await fixture.connect()
-        let meter = fixture.core.meter
-        let end = fixture.clock.read()
-        let (jobs, records) = Self.ranAtGZ(200, tenant: "acme", endMs: end)
-        let prepared = meter.prepareUsage(records, site: "gz", jobs: jobs, energy: .unstated, nowMs: end)
+        let batch = try await Self.batch(200, on: fixture)
+        let (meter, prepared) = (batch.meter, batch.prepared)
         // The unit's savepoint is rolled back after its postings were handed to the poster (and
         // before their journal rows were written, which happens at commit). The meter stops, so
         // the whole transaction fails with its error.
@@ -248,26 +262,19 @@ struct MeterTests {
                 throw AfterPosting()
             }
         }
-        await #expect(throws: (any Error).self) {
-            try await fixture.money.upsertTenant(TenantRequest(tenant: "acme", organisation: "acme-ai", creditLimitFen: nil))
-        }
         let (usage, journal) = try await fixture.store.read { tx -> (Int, Int) in
             (try tx.usage(job: nil).count, try tx.ledgerTransactionCount(period: try BillingPeriod(year: 2026, month: 11)))
         }
         #expect(usage == 0 && journal == 0)
-        let restarted = try await Fixture(directory: fixture.directory, clock: fixture.clock)
-        #expect(restarted.core.meter.balance(.wallet("acme")) == 0)
-        #expect(restarted.core.meter.sumOfBalances == 0)
+        try await Self.expectStoppedWithNothingCommitted(fixture)
     }
 
     @Test("a change after a usage posting in the same write comes after it, in memory and on disk")
     func changeAfterPostingInOneWrite() async throws {
         let fixture = try await Fixture()
         defer { fixture.remove() }
-        _ = try await fixture.connect()
-        let meter = fixture.core.meter
-        let end = fixture.clock.read()
-        let (jobs, records) = Self.ranAtGZ(100, tenant: "acme", endMs: end)
+        let batch = try await Self.batch(100, on: fixture)
+        let (meter, end, jobs, records, prepared) = (batch.meter, batch.end, batch.jobs, batch.records, batch.prepared)
         let held = try #require(jobs[records[99].jobID])
         // The last job holds money; its usage (its current attempt) releases the hold, and a
         // new hold for it (a retry, say) is taken in the same write, after the posting.
@@ -275,7 +282,6 @@ struct MeterTests {
             try meter.hold(job: held, site: "gz", cls: "cpu-x86-64", units: 2, nowMs: end, tx: tx)
         }
         #expect(first == nil)
-        let prepared = meter.prepareUsage(records, site: "gz", jobs: jobs, energy: .unstated, nowMs: end)
         let again = try await fixture.store.write { tx -> HoldRefusal? in
             let posted = try meter.postUsage(prepared, tx: tx)
             #expect(posted.charged == 100)
