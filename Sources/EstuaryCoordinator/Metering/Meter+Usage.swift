@@ -219,7 +219,6 @@ extension Meter {
         }
     }
 
-
     /// Records per chunk of a pipelined usage batch.
     static let postingChunk = 64
 
@@ -291,9 +290,9 @@ extension Meter {
     /// Posts rated charges, in order, in one change of the ledger, and returns their journal
     /// rows (encoded here, off the writer) and the jobs whose holds were released. No SQL: the
     /// store's writer writes the rows (this may run on the poster while the writer goes on with
-    /// the next chunk or batch). The ledger's lock is
-    /// held only while the ledger changes; encoding runs after it, so readers (the scheduler, API
-    /// views) wait for one chunk's arithmetic at most. `afterOthers`: earlier charges of this
+    /// the next chunk or batch). The ledger's lock is held only while the ledger changes;
+    /// encoding runs after it, so readers (the scheduler, API views) wait for one chunk's
+    /// arithmetic at most. `afterOthers`: earlier charges of this
     /// batch are already posted, so any failure now stops the meter.
     private func post(_ charges: [Charge], _ posting: Posting, afterOthers: Bool) throws -> Written {
         let fee = settings.platformFee
