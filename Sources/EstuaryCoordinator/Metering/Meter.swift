@@ -48,12 +48,14 @@ public enum RatingOutcome: Sendable {
 /// voucher programmes and price histories rating needs.
 ///
 /// Every change happens inside a store write closure (`CoordinatorStore.enqueueWrite`), which
-/// the group committer runs one at a time, and writes its rows in that same closure: the
-/// in-memory order of changes is the order of the journal, and a usage record is rated in the
-/// very transaction that records it, so it is charged exactly once. Reads (API views, the
+/// the group committer runs one at a time, and its rows are written in that same transaction
+/// (a usage batch's journal rows at the transaction's end or before the next change, `settle`):
+/// the in-memory order of changes is the order of the journal, and a usage record is rated in
+/// the very transaction that records it, so it is charged exactly once. Reads (API views, the
 /// scheduler's effective prices) take the lock briefly from anywhere. If a store write fails
-/// after memory changed, the meter refuses all further changes and the coordinator stops; a
-/// restart reloads everything from the store and checks that the balances sum to zero.
+/// after memory changed, or a write that changed it does not commit (`onRollback`), the meter
+/// refuses all further changes and the coordinator stops; a restart reloads everything from the
+/// store and checks that the balances sum to zero.
 public final class Meter: Sendable {
     public struct State: Sendable {
         var ledger: Ledger
