@@ -30,6 +30,7 @@ public struct EstuaryAgentService: Service {
     }
 
     public func run() async throws {
+        try await supervisor.prepare()
         try await supervisor.recover()
         try await enrollIfNeeded()
         logger.info(

@@ -15,22 +15,28 @@ public struct SiteProfile: Sendable, Hashable {
     public var agent: AgentSettings
     /// The accelerator pools the site offers, in file order.
     public var pools: [PoolDefinition]
-    /// Settings of the `process` driver (the only driver this agent has so far).
+    /// Settings of the `process` driver (`[driver.process]`).
     public var processDriver: ProcessDriverSettings
+    /// Settings of the `slurm` driver (`[driver.slurm]`); defaults when the site uses another.
+    public var slurmDriver: SlurmDriverSettings
 
     public init(
         site: SiteDescriptor, coordinator: CoordinatorSettings, agent: AgentSettings, pools: [PoolDefinition],
-        processDriver: ProcessDriverSettings = ProcessDriverSettings()
+        processDriver: ProcessDriverSettings = ProcessDriverSettings(), slurmDriver: SlurmDriverSettings = SlurmDriverSettings()
     ) {
         self.site = site
         self.coordinator = coordinator
         self.agent = agent
         self.pools = pools
         self.processDriver = processDriver
+        self.slurmDriver = slurmDriver
     }
 
     /// Drivers this agent can run jobs with.
-    public static let supportedDrivers: Set<String> = ["process"]
+    public static let supportedDrivers: Set<String> = ["process", "slurm"]
+
+    /// Whether jobs go to a Slurm cluster (`site.driver = "slurm"`).
+    public var usesSlurm: Bool { site.driver == "slurm" }
 }
 
 /// `[coordinator]`: the mesh address the agent dials, and how it trusts the coordinator.
@@ -123,15 +129,59 @@ public struct AgentSettings: Sendable, Hashable {
 /// `[[pools]]`: one pool of identical units.
 public struct PoolDefinition: Sendable, Hashable {
     public var acceleratorClass: AcceleratorClass
+    /// Units in the pool. With the `slurm` driver 0 means "as many as `sinfo` shows": the
+    /// agent fills it in at start-up (``SlurmPools``).
     public var count: Int
     /// True when the `process` driver stands in for the real devices.
     public var simulated: Bool
+    /// `slurm` driver: the partition the pool's jobs are submitted to.
+    public var partition: String?
+    /// `slurm` driver, accelerator pools: the GRES one unit is, `name[:type]` (`gpu:a100`,
+    /// `npu`); jobs ask for `--gres=<gres>:<units per task>`. Nil for CPU pools (units are cores).
+    public var gres: String?
 
-    public init(acceleratorClass: AcceleratorClass, count: Int, simulated: Bool) {
+    public init(acceleratorClass: AcceleratorClass, count: Int, simulated: Bool, partition: String? = nil, gres: String? = nil) {
         self.acceleratorClass = acceleratorClass
         self.count = count
         self.simulated = simulated
+        self.partition = partition
+        self.gres = gres
     }
+}
+
+/// `[driver.slurm]`: jobs go to a Slurm cluster through `sbatch`, `squeue`, `sacct` and
+/// `scancel` (Agents/README.md, "The slurm driver").
+public struct SlurmDriverSettings: Sendable, Hashable {
+    /// How finished jobs are looked up: `sacct` against slurmdbd, or `sacct -c` against the
+    /// text job-completion log (`JobCompType=jobcomp/filetxt`) of a cluster without slurmdbd.
+    public enum Accounting: String, Sendable, Hashable, CaseIterable {
+        case slurmdbd, jobcomp
+    }
+
+    public var accounting: Accounting = .slurmdbd
+    /// Directory holding `sbatch`, `squeue`, `sacct`, `scancel` and `sinfo`; nil = `PATH`.
+    public var binDirectory: String?
+    /// Where job directories (batch script, `stdout`, `stderr`) are made; must be visible at the
+    /// same path on the compute nodes. Nil = `<data_dir>/jobs`.
+    public var workDirectory: String?
+    /// `--account` and `--qos` of every job, when set.
+    public var account: String?
+    public var qos: String?
+    /// Period of the `squeue` (and, for ended jobs, `sacct`) round.
+    public var pollInterval: Duration = .seconds(5)
+    /// Longest a Slurm command may take before it is killed and counted as failed.
+    public var commandTimeout: Duration = .seconds(30)
+    /// How long a job may stay pending for a reason Slurm will not resolve by itself (its
+    /// partition is down, its GRES or QOS is invalid …) before the agent cancels it and reports
+    /// it rejected, so that the coordinator can place it elsewhere.
+    public var unrunnableGrace: Duration = .seconds(60)
+    /// How long a job that left the queue may go without an accounting record before the
+    /// agent gives up and reports it lost.
+    public var accountingGrace: Duration = .seconds(120)
+    /// At most this many jobs at once; nil = limited by pool capacity only.
+    public var maxConcurrentJobs: Int?
+
+    public init() {}
 }
 
 /// `[driver.process]`: jobs run as local processes under a shim.

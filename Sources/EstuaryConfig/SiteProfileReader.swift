@@ -24,9 +24,13 @@ struct SiteProfileReader: TOMLDocumentReader {
     private static let siteKeys: Set<String> = Set(["id", "display_name", "region", "zones", "driver"]).union(energyKeys)
     private static let coordinatorKeys: Set<String> = ["address", "insecure_dev", "ca", "enroll_url", "server_name"]
     private static let agentKeys: Set<String> = ["data_dir"]
-    private static let poolKeys: Set<String> = ["class", "count", "simulated"]
-    private static let driverKeys: Set<String> = ["process"]
+    private static let poolKeys: Set<String> = ["class", "count", "simulated", "partition", "gres"]
+    private static let driverKeys: Set<String> = ["process", "slurm"]
     private static let processKeys: Set<String> = ["max_concurrent_jobs", "kill_grace"]
+    private static let slurmKeys: Set<String> = [
+        "accounting", "bin_dir", "work_dir", "account", "qos", "poll_interval", "command_timeout", "unrunnable_grace",
+        "accounting_grace", "max_concurrent_jobs",
+    ]
 
     mutating func read(_ root: TOMLTable) -> SiteProfile {
         rejectUnknown(root, allowed: Self.topLevelKeys, prefix: "")
@@ -35,12 +39,13 @@ struct SiteProfileReader: TOMLDocumentReader {
         let agent = readAgent(root)
         let pools = readPools(root, driver: site.driver)
         let process = readProcessDriver(root)
+        let slurm = readSlurmDriver(root, used: site.driver == "slurm")
         var described = site
         if let table = root["site"]?.table {
             described.energy = readEnergy(table)
             described.priceBook = readPriceBook(root, site: table, pools: pools)
         }
-        return SiteProfile(site: described, coordinator: coordinator, agent: agent, pools: pools, processDriver: process)
+        return SiteProfile(site: described, coordinator: coordinator, agent: agent, pools: pools, processDriver: process, slurmDriver: slurm)
     }
 
     // MARK: sections
@@ -70,7 +75,7 @@ struct SiteProfileReader: TOMLDocumentReader {
         if let driver = string(table, "driver", path: "site.driver", required: false) {
             site.driver = driver
             if !SiteProfile.supportedDrivers.contains(driver) {
-                problem("site.driver", "\"\(driver)\" is not supported by this agent; use \"process\"")
+                problem("site.driver", "\"\(driver)\" is not supported by this agent; use \"process\" or \"slurm\"")
             }
         }
         return site
@@ -141,15 +146,20 @@ struct SiteProfileReader: TOMLDocumentReader {
                     seen[pool.acceleratorClass] = index
                 }
             }
-            if let count = integer(table, "count", path: path + ".count", required: true) {
+            // With Slurm the count may come from sinfo (0 until the agent has asked).
+            if let count = integer(table, "count", path: path + ".count", required: driver != "slurm") {
                 if count < 1 || count > Int(UInt32.max) {
                     problem(path + ".count", "must be a positive integer")
                 } else {
                     pool.count = count
                 }
             }
+            readSlurmPoolKeys(table, path: path, driver: driver, into: &pool)
             if let simulated = bool(table, "simulated", path: path + ".simulated") {
                 pool.simulated = simulated
+                if driver == "slurm", simulated {
+                    problem(path + ".simulated", "a Slurm pool runs on the cluster's real devices; remove simulated or set it false")
+                }
                 if driver == "process", !simulated, !pool.acceleratorClass.rawValue.hasPrefix("cpu-") {
                     problem(path + ".simulated", "the process driver cannot drive real accelerators; set simulated = true")
                 }
@@ -181,5 +191,100 @@ struct SiteProfileReader: TOMLDocumentReader {
             }
         }
         return settings
+    }
+
+    /// `partition` and `gres` of a pool: required (partition) and allowed only with Slurm.
+    private mutating func readSlurmPoolKeys(_ table: TOMLTable, path: String, driver: String, into pool: inout PoolDefinition) {
+        let partition = string(table, "partition", path: path + ".partition", required: driver == "slurm")
+        let gres = string(table, "gres", path: path + ".gres", required: false)
+        guard driver == "slurm" else {
+            if partition != nil { problem(path + ".partition", "only a site with driver = \"slurm\" has partitions") }
+            if gres != nil { problem(path + ".gres", "only a site with driver = \"slurm\" has GRES") }
+            return
+        }
+        if let partition {
+            if SlurmNames.isWellFormed(partition) {
+                pool.partition = partition
+            } else {
+                problem(path + ".partition", "must be a Slurm partition name: letters, digits, '_', '-' or '.'")
+            }
+        }
+        if let gres {
+            if SlurmNames.isWellFormedGRES(gres) {
+                pool.gres = gres
+            } else {
+                problem(path + ".gres", "must be a GRES name[:type] such as \"gpu\", \"gpu:a100\" or \"npu:910b\"")
+            }
+        } else if !pool.acceleratorClass.rawValue.hasPrefix("cpu-"), !pool.acceleratorClass.rawValue.isEmpty {
+            problem(path + ".gres", "an accelerator pool on Slurm needs the GRES one unit is, e.g. gres = \"gpu:a100\"")
+        }
+    }
+
+    private mutating func readSlurmDriver(_ root: TOMLTable, used: Bool) -> SlurmDriverSettings {
+        var settings = SlurmDriverSettings()
+        guard let driver = root["driver"]?.table, let table = section(driver, "slurm", path: "driver.slurm", required: false) else {
+            return settings
+        }
+        if !used { problem("driver.slurm", "set site.driver = \"slurm\" to use the Slurm driver") }
+        rejectUnknown(table, allowed: Self.slurmKeys, prefix: "driver.slurm.")
+        if let accounting = string(table, "accounting", path: "driver.slurm.accounting", required: false) {
+            if let parsed = SlurmDriverSettings.Accounting(rawValue: accounting) {
+                settings.accounting = parsed
+            } else {
+                problem("driver.slurm.accounting", "must be \"slurmdbd\" (sacct) or \"jobcomp\" (sacct -c, the text job-completion log)")
+            }
+        }
+        for (key, keyPath) in [("bin_dir", \SlurmDriverSettings.binDirectory), ("work_dir", \.workDirectory)] {
+            guard let value = string(table, key, path: "driver.slurm." + key, required: false) else { continue }
+            if value.hasPrefix("/") {
+                settings[keyPath: keyPath] = value
+            } else {
+                problem("driver.slurm." + key, "must be an absolute path")
+            }
+        }
+        for (key, keyPath) in [("account", \SlurmDriverSettings.account), ("qos", \.qos)] {
+            guard let value = string(table, key, path: "driver.slurm." + key, required: false) else { continue }
+            if SlurmNames.isWellFormed(value) {
+                settings[keyPath: keyPath] = value
+            } else {
+                problem("driver.slurm." + key, "must be a Slurm name: letters, digits, '_', '-' or '.'")
+            }
+        }
+        let durations: [(String, WritableKeyPath<SlurmDriverSettings, Duration>, ClosedRange<Duration>)] = [
+            ("poll_interval", \.pollInterval, .milliseconds(100) ... .seconds(600)),
+            ("command_timeout", \.commandTimeout, .seconds(1) ... .seconds(600)),
+            ("unrunnable_grace", \.unrunnableGrace, .zero ... .seconds(86_400)),
+            ("accounting_grace", \.accountingGrace, .zero ... .seconds(86_400)),
+        ]
+        for (key, keyPath, range) in durations {
+            guard let value = table[key] else { continue }
+            if let duration = DurationText.duration(value), range.contains(duration) {
+                settings[keyPath: keyPath] = duration
+            } else {
+                problem("driver.slurm." + key, "must be a duration from \(range.lowerBound) to \(range.upperBound), e.g. \"5s\" or \"2m\"")
+            }
+        }
+        if let limit = integer(table, "max_concurrent_jobs", path: "driver.slurm.max_concurrent_jobs", required: false) {
+            if limit < 1 {
+                problem("driver.slurm.max_concurrent_jobs", "must be a positive integer")
+            } else {
+                settings.maxConcurrentJobs = limit
+            }
+        }
+        return settings
+    }
+}
+
+/// What Slurm accepts as partition, account and GRES names (a conservative subset: nothing a
+/// shell or Slurm's own option parser would split).
+public enum SlurmNames {
+    public static func isWellFormed(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 64 && name.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || "_-.".contains($0) }
+    }
+
+    /// `name` or `name:type`.
+    public static func isWellFormedGRES(_ gres: String) -> Bool {
+        let parts = gres.split(separator: ":", omittingEmptySubsequences: false)
+        return (1...2).contains(parts.count) && parts.allSatisfy { isWellFormed(String($0)) }
     }
 }

@@ -33,6 +33,7 @@ enum AgentExit {
     static let noTrustAnchor = ExitCode(3)
     static let invalidProfile = ExitCode(4)
     static let noCredentials = ExitCode(5)
+    static let slurmUnavailable = ExitCode(6)
 }
 
 struct RunCommand: AsyncParsableCommand {
@@ -108,6 +109,9 @@ struct RunCommand: AsyncParsableCommand {
         } catch let error as AgentTrustError {
             printError("estuary-agent: \(error)")
             throw AgentExit.noCredentials
+        } catch let error as SlurmCommandError {
+            printError("estuary-agent: cannot read the site's pools from Slurm: \(error)")
+            throw AgentExit.slurmUnavailable
         }
     }
 }
@@ -122,7 +126,11 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         do {
             let parsed = try SiteProfile.load(path: profile)
-            let pools = parsed.pools.map { "\($0.acceleratorClass)×\($0.count)\($0.simulated ? " (simulated)" : "")" }
+            let pools = parsed.pools.map { pool in
+                let count = pool.count == 0 ? "(from sinfo)" : "\(pool.count)"
+                let partition = pool.partition.map { " on partition \($0)\(pool.gres.map { ", GRES \($0)" } ?? "")" } ?? ""
+                return "\(pool.acceleratorClass)×\(count)\(pool.simulated ? " (simulated)" : "")\(partition)"
+            }
             print("\(profile): OK — site \(parsed.site.id), coordinator \(parsed.coordinator.address), pools \(pools.joined(separator: ", "))")
         } catch {
             printError("\(profile): invalid site profile")

@@ -11,7 +11,7 @@ extension JobSupervisor {
     /// Loads the jobs the previous agent process left and re-adopts them: a job whose shim wrote
     /// `status.json` is reported; one whose shim still runs is watched again; one whose shim is
     /// gone is reported LOST; one accepted but never started is started now. No job is forgotten.
-    public func recover() throws {
+    public func recover() async throws {
         active = [:]
         for record in try store.activeJobs() {
             let key = LogShipper.Key(jobID: record.jobID, attempt: record.attempt)
@@ -19,6 +19,11 @@ extension JobSupervisor {
             if let directory = record.jobDirectory { logs.follow(key, directory: directory) }
         }
         if !active.isEmpty { logger.info("re-adopting jobs", metadata: ["count": "\(active.count)"]) }
+        if slurm != nil {
+            try await recoverSlurmJobs()
+            outboxChanged()
+            return
+        }
         for key in active.keys.sorted(by: { $0.jobID < $1.jobID }) {
             try check(key, agentRestarted: true)
         }
@@ -30,7 +35,11 @@ extension JobSupervisor {
     /// are saved again, and every active job is checked for `shim.json`, `status.json`, and for
     /// a shim that vanished (every pass for our own children, every fifth for re-adopted ones).
     /// Cheap: a `waitpid` and a few `access` calls per job.
-    public func poll() throws {
+    public func poll() async throws {
+        if slurm != nil {
+            try await pollSlurm()
+            return
+        }
         pollCount &+= 1
         reaper.reap()
         reaper.discardExits(except: Set(active.values.compactMap(\.shimPID)))

@@ -9,8 +9,12 @@ import Logging
 public actor JobSupervisor {
     let store: AgentStore
     let driver: ProcessDriver
+    /// Set when the site runs its jobs on Slurm (`site.driver = "slurm"`); then `driver` is unused.
+    let slurm: SlurmDriver?
+    var slurmJobs = SlurmTracking()
     let site: SiteDescriptor
-    let pools: [PoolDefinition]
+    /// The profile's pools; with Slurm, counts left to `sinfo` are filled in by `prepare()`.
+    var pools: [PoolDefinition]
     let maxConcurrentJobs: Int?
     let logger: Logger
     let now: @Sendable () -> Int64
@@ -37,7 +41,8 @@ public actor JobSupervisor {
         self.driver = ProcessDriver(configuration: configuration, jobsDirectory: dataDirectory + "/jobs")
         self.site = profile.site
         self.pools = profile.pools
-        self.maxConcurrentJobs = profile.processDriver.maxConcurrentJobs
+        self.slurm = profile.usesSlurm ? SlurmDriver(settings: profile.slurmDriver, dataDirectory: dataDirectory) : nil
+        self.maxConcurrentJobs = profile.usesSlurm ? profile.slurmDriver.maxConcurrentJobs : profile.processDriver.maxConcurrentJobs
         var logger = logger
         logger[metadataKey: "site"] = "\(profile.site.id)"
         self.logger = logger
@@ -77,7 +82,8 @@ public actor JobSupervisor {
         active[key] = record
         outboxChanged()
         logger.info("job accepted", metadata: ["attempt": "\(attempt)", "class": "\(record.acceleratorClass)", "units": "\(record.units)"])
-        try start(key)
+        // Slurm jobs are submitted by the next watcher pass, which owns all Slurm I/O.
+        if slurm == nil { try start(key) }
     }
 
     /// Why this site cannot run the assignment, or nil if it can.
@@ -153,6 +159,10 @@ public actor JobSupervisor {
             logger.debug("JobCancel for a job with no active attempt ignored", metadata: ["job": "\(cancel.jobID)"])
             return
         }
+        if slurm != nil {
+            for key in keys { try cancelSlurmJob(key, reason: cancel.reason) }
+            return
+        }
         for key in keys {
             guard var record = active[key] else { continue }
             logger.info("cancelling job", metadata: ["job": "\(record.jobID)", "reason": "\(cancel.reason)"])
@@ -205,6 +215,7 @@ public actor JobSupervisor {
         record = try store.save(record, emitting: bodies, nowMs: at)
         active[key] = nil
         unsaved.remove(key)
+        slurmJobs.forget(key)
         if let seq = record.terminalSeq { logs.finished(key, terminalSeq: seq) } else { logs.forget(key) }
         outboxChanged()
         let level: Logger.Level = state == .succeeded || state == .cancelled ? .info : .warning

@@ -105,13 +105,22 @@ enum JobDirectoryIO {
     static func writeAtomically(_ value: some Encodable, directory: String, file: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(value)
-        let final = path(directory, file)
+        try writeAtomically(Array(try encoder.encode(value)), to: path(directory, file), mode: 0o600)
+    }
+
+    /// Writes `text` the same way (a batch script, say), with file mode `mode`.
+    static func writeText(_ text: String, to final: String, mode: mode_t) throws {
+        try writeAtomically(Array(text.utf8), to: final, mode: mode)
+    }
+
+    /// Writes `bytes` to `final + ".tmp"`, fsyncs it, renames it to `final`, and fsyncs the
+    /// directory: a reader sees the old file or the whole new one.
+    private static func writeAtomically(_ bytes: [UInt8], to final: String, mode: mode_t) throws {
         let temporary = final + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw WriteError(path: temporary, errno: errno) }
         var failure: Int32 = 0
-        data.withUnsafeBytes { raw in
+        bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
@@ -127,7 +136,8 @@ enum JobDirectoryIO {
         close(fd)
         guard failure == 0 else { throw WriteError(path: temporary, errno: failure) }
         guard rename(temporary, final) == 0 else { throw WriteError(path: final, errno: errno) }
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let directory = final.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let directoryFD = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {
             fsync(directoryFD)
             close(directoryFD)

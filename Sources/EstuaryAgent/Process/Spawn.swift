@@ -18,6 +18,10 @@ struct SpawnRequest {
     var stdinPath: String?
     var stdoutPath: String?
     var stderrPath: String?
+    /// Descriptors the child gets as fd 1 and 2 instead of a file (the write ends of pipes);
+    /// they win over the paths.
+    var stdoutFD: Int32?
+    var stderrFD: Int32?
 }
 
 /// Why a process could not be started.
@@ -49,8 +53,16 @@ enum Spawner {
         // would then close.
         let outputFlags = O_WRONLY | O_CREAT | O_APPEND
         posix_spawn_file_actions_addopen(&actions, 0, request.stdinPath ?? "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, request.stdoutPath ?? "/dev/null", outputFlags, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, request.stderrPath ?? "/dev/null", outputFlags, 0o644)
+        if let fd = request.stdoutFD {
+            posix_spawn_file_actions_adddup2(&actions, fd, 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, request.stdoutPath ?? "/dev/null", outputFlags, 0o644)
+        }
+        if let fd = request.stderrFD {
+            posix_spawn_file_actions_adddup2(&actions, fd, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, request.stderrPath ?? "/dev/null", outputFlags, 0o644)
+        }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

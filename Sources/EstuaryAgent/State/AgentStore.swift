@@ -56,6 +56,9 @@ public final class AgentStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v2: slurm job id") { db in
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN slurm_job_id TEXT")
+        }
         return migrator
     }
 
@@ -171,14 +174,15 @@ public final class AgentStore: Sendable {
         try db.execute(
             sql: """
                 INSERT OR REPLACE INTO jobs (job_id, attempt, spec, state, job_dir, shim_pid, started_at_ms, ended_at_ms,
-                    exit_code, signal, message, cancel_requested, accepted_at_ms, terminal_seq, terminal_reported, reported_at_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    exit_code, signal, message, cancel_requested, accepted_at_ms, terminal_seq, terminal_reported, reported_at_ms,
+                    slurm_job_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 record.jobID.rawValue, record.attempt, try record.spec.serializedBytes() as Data, record.state.rawValue,
                 record.jobDirectory, record.shimPID, record.startedAtMs, record.endedAtMs, record.exitCode, record.signal,
                 record.message, record.cancelRequested, record.acceptedAtMs, record.terminalSeq.map { Int64(clamping: $0) },
-                record.terminalReported, record.reportedAtMs,
+                record.terminalReported, record.reportedAtMs, record.slurmJobID,
             ]
         )
         return record
@@ -234,6 +238,7 @@ public final class AgentStore: Sendable {
         record.terminalSeq = (row["terminal_seq"] as Int64?).map { UInt64($0) }
         record.terminalReported = row["terminal_reported"]
         record.reportedAtMs = row["reported_at_ms"]
+        record.slurmJobID = row["slurm_job_id"]
         return record
     }
 }

@@ -40,6 +40,8 @@ public struct JobRecord: Sendable, Hashable {
     /// `<data_dir>/jobs/<job_id>-<attempt>`; nil until the agent prepared it.
     public var jobDirectory: String?
     public var shimPID: Int32?
+    /// `slurm` driver: the Slurm job id, once `sbatch` returned it.
+    public var slurmJobID: String?
     public var startedAtMs: Int64?
     public var endedAtMs: Int64?
     public var exitCode: Int32?

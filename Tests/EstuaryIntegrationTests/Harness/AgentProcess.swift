@@ -13,6 +13,13 @@ struct TestSite: Sendable {
     var siteKeys = ""
     /// More tables at the end of the profile (`[prices.nvidia-a100]` …).
     var extraTables = ""
+    /// `process`, or `slurm` (then `[driver.slurm]` is `driverTable` and the pool's `count` may
+    /// be nil, left to sinfo).
+    var driver = "process"
+    /// More `[[pools]]` keys (`partition = "cpu"`), one per line.
+    var poolKeys = ""
+    /// The driver's table, replacing `[driver.process]`.
+    var driverTable: String?
 
     static let cpu = TestSite(id: "it-guangzhou-cpu", acceleratorClass: "cpu-x86-64")
     static let ascend = TestSite(id: "it-pengcheng-ascend", acceleratorClass: "ascend-910b")
@@ -27,7 +34,7 @@ struct TestSite: Sendable {
         display_name = "integration test site \(id) (simulated)"
         region = "\(region)"
         zones = [\(zones.map { "\"\($0)\"" }.joined(separator: ", "))]
-        driver = "process"
+        driver = "\(driver)"
         \(siteKeys)
 
         [coordinator]
@@ -39,11 +46,11 @@ struct TestSite: Sendable {
 
         [[pools]]
         class = "\(acceleratorClass)"
-        count = \(count)
-        simulated = true
+        \(count > 0 ? "count = \(count)" : "")
+        simulated = \(driver == "process")
+        \(poolKeys)
 
-        [driver.process]
-        kill_grace = "\(killGrace)"
+        \(driverTable ?? "[driver.process]\nkill_grace = \"\(killGrace)\"")
 
         \(extraTables)
         """

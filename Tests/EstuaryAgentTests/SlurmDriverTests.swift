@@ -1,0 +1,182 @@
+import EstuaryConfig
+import EstuaryModel
+import EstuaryWire
+import Foundation
+import Logging
+import Testing
+
+@testable import EstuaryAgent
+
+/// The one-host Slurm of `scripts/slurm-one-host.sh` (which `.ci/run` starts). Outside CI,
+/// tests that need it are skipped when it does not answer; in CI they run, and fail, without it.
+enum LocalSlurm {
+    static let isAnswering: Bool = {
+        guard let result = try? CommandRunner.runBlocking(
+            ["sinfo", "-h", "-p", "cpu", "-o", "%T"], environment: ["PATH": "/usr/bin:/bin"], timeout: .seconds(10))
+        else { return false }
+        return result.succeeded && !result.stdout.isEmpty
+    }()
+
+    static let required = ProcessInfo.processInfo.environment["CI"] != nil
+
+    /// Run when Slurm answers, and always in CI (where its absence is a failure).
+    static var shouldRun: Bool { required || isAnswering }
+
+    static func command(_ arguments: [String]) throws -> CommandResult {
+        try CommandRunner.runBlocking(arguments, environment: ["PATH": "/usr/bin:/bin", "SLURM_TIME_FORMAT": "%s"], timeout: .seconds(30))
+    }
+}
+
+@Suite("Slurm driver against the local Slurm", .enabled(if: LocalSlurm.shouldRun, "no Slurm answers here; run scripts/slurm-one-host.sh (CI does)"))
+struct SlurmDriverTests {
+    private func profile(gres: String? = nil, partition: String = "cpu", acceleratorClass: AcceleratorClass = "cpu-x86-64") -> SiteProfile {
+        var settings = SlurmDriverSettings()
+        settings.accounting = .jobcomp
+        settings.pollInterval = .milliseconds(200)
+        settings.accountingGrace = .seconds(20)
+        return SiteProfile(
+            site: SiteDescriptor(id: "slurm-test", displayName: "Slurm test", region: "guangzhou", zones: ["gba"], driver: "slurm"),
+            coordinator: CoordinatorSettings(address: CoordinatorAddress(host: "127.0.0.1", port: 7401), insecureDev: true),
+            agent: AgentSettings(dataDir: "unused"),
+            pools: [PoolDefinition(acceleratorClass: acceleratorClass, count: gres == nil ? 0 : 4, simulated: false, partition: partition, gres: gres)],
+            slurmDriver: settings)
+    }
+
+    private func assignment(_ job: String, command: [String], acceleratorClass: String = "cpu-x86-64") -> Estuary_V1_JobAssign {
+        var spec = Estuary_V1_JobSpec()
+        spec.name = job
+        spec.tenant = "tenant-a"
+        spec.command = command
+        spec.acceleratorClass = acceleratorClass
+        spec.count = 1
+        spec.tasks = 1
+        spec.walltimeSeconds = 120
+        var assign = Estuary_V1_JobAssign()
+        assign.jobID = job
+        assign.attempt = 1
+        assign.spec = spec
+        return assign
+    }
+
+    private func updates(_ store: AgentStore, job: String) throws -> [Estuary_V1_JobUpdate] {
+        try store.outbox(after: 0, limit: 10_000).compactMap { entry in
+            if case .jobUpdate(let update) = entry.envelope.body, update.jobID == job { return update }
+            return nil
+        }
+    }
+
+    private func usage(_ store: AgentStore, job: String) throws -> [Estuary_V1_UsageRecord] {
+        try store.outbox(after: 0, limit: 10_000).flatMap { entry -> [Estuary_V1_UsageRecord] in
+            if case .usage(let batch) = entry.envelope.body { return batch.records.filter { $0.jobID == job } }
+            return []
+        }
+    }
+
+    private func unique(_ name: String) -> String { "\(name)-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    @Test("pools left to sinfo get the partition's cores; a missing partition stops the agent with sinfo's answer")
+    func poolsFromSinfo() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try JobSupervisor(profile: profile(), dataDirectory: directory, driver: driverConfiguration(), logger: Logger(label: "test"))
+            try await agent.prepare()
+            let expected = try LocalSlurm.command(["sinfo", "-h", "-N", "-p", "cpu", "-o", "%c"]).stdout
+                .split(whereSeparator: \.isNewline).compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.reduce(0, +)
+            #expect(expected > 0)
+            #expect(await agent.currentPools().map(\.count) == [expected])
+
+            let missing = try JobSupervisor(
+                profile: profile(partition: "no-such-partition"), dataDirectory: directory + "/b", driver: driverConfiguration(), logger: Logger(label: "test"))
+            await #expect(throws: SlurmCommandError.self) { try await missing.prepare() }
+        }
+    }
+
+    @Test("a job runs on Slurm: RUNNING, then SUCCEEDED with usage equal to sacct's start and end; output lands in the job directory")
+    func runsAJob() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try JobSupervisor(profile: profile(), dataDirectory: directory, driver: driverConfiguration(), logger: Logger(label: "test"))
+            try await agent.prepare()
+            let job = unique("ok")
+            try await agent.assign(assignment(job, command: ["/bin/sh", "-c", "echo \"hello from $ESTUARY_JOB_ID\"; sleep 1"]))
+            let done = try await eventually(timeout: .seconds(60)) {
+                try await agent.poll()
+                return await agent.activeJobs().isEmpty
+            }
+            #expect(done)
+            let states = try updates(agent.outbox, job: job).map(\.state)
+            #expect(states == [.starting, .running, .succeeded])
+            let record = try #require(try agent.outbox.job(JobID(rawValue: job), attempt: 1))
+            let slurmID = try #require(record.slurmJobID)
+            // Ours by id and name (ids restart when a test cluster is set up anew).
+            let name = SlurmText.jobName(JobID(rawValue: job), attempt: 1)
+            let sacct = try LocalSlurm.command(["sacct", "-c", "-P", "-n", "-X", "--format=JobID,Start,End,JobName", "-j", slurmID]).stdout
+            let fields = try #require(sacct.split(whereSeparator: \.isNewline).map { $0.split(separator: "|") }.last { $0.last.map(String.init) == name })
+            let records = try usage(agent.outbox, job: job)
+            #expect(records.count == 1)
+            #expect(records.first?.startedAtMs == Int64(fields[1])! * 1000)
+            #expect(records.first?.endedAtMs == Int64(fields[2])! * 1000)
+            let output = try String(contentsOfFile: "\(try #require(record.jobDirectory))/stdout", encoding: .utf8)
+            #expect(output == "hello from \(job)\n")
+        }
+    }
+
+    @Test("sbatch's refusal (a GRES the cluster does not have) rejects the job with Slurm's own words")
+    func refusedSubmission() async throws {
+        try await withTemporaryDirectory { directory in
+            let agent = try JobSupervisor(
+                profile: profile(gres: "gpu:nosuch", acceleratorClass: "nvidia-a100"), dataDirectory: directory, driver: driverConfiguration(),
+                logger: Logger(label: "test"))
+            let job = unique("bad-gres")
+            try await agent.assign(assignment(job, command: ["/bin/true"], acceleratorClass: "nvidia-a100"))
+            try await agent.poll()
+            let last = try #require(try updates(agent.outbox, job: job).last)
+            #expect(last.state == .rejected)
+            #expect(last.message.contains("Slurm refused the job"), "\(last.message)")
+            #expect(last.message.lowercased().contains("gres"), "\(last.message)")
+        }
+    }
+
+    @Test("a job submitted before the agent could record its Slurm id is found by name after a restart, not submitted again")
+    func readoptsAnUnrecordedSubmission() async throws {
+        try await withTemporaryDirectory { directory in
+            let job = unique("orphan")
+            let first = try JobSupervisor(profile: profile(), dataDirectory: directory, driver: driverConfiguration(), logger: Logger(label: "test"))
+            // Accepted (durable), then the "agent" stops before its watcher submits; stand in
+            // for an sbatch that ran but whose id was never saved by submitting it by hand.
+            try await first.prepare()
+            try await first.assign(assignment(job, command: ["/bin/sh", "-c", "sleep 2"]))
+            let name = SlurmText.jobName(JobID(rawValue: job), attempt: 1)
+            let submitted = try LocalSlurm.command(["sbatch", "--parsable", "--job-name=\(name)", "--output=/dev/null", "--wrap", "sleep 2"])
+            #expect(submitted.succeeded, "\(submitted)")
+            let handID = try #require(SlurmText.submittedJobID(submitted.stdout))
+
+            let second = try JobSupervisor(profile: profile(), dataDirectory: directory, driver: driverConfiguration(), logger: Logger(label: "test"))
+            try await second.prepare()
+            try await second.recover()
+            let done = try await eventually(timeout: .seconds(60)) {
+                try await second.poll()
+                return await second.activeJobs().isEmpty
+            }
+            #expect(done)
+            let record = try #require(try second.outbox.job(JobID(rawValue: job), attempt: 1))
+            #expect(record.slurmJobID == handID)
+            #expect(record.state == .succeeded)
+            // sacct -c does not filter by --name: filter here.
+            let named = try LocalSlurm.command(["sacct", "-c", "-P", "-n", "-X", "--format=JobID,JobName"]).stdout
+                .split(whereSeparator: \.isNewline).filter { $0.hasSuffix("|" + name) }
+            #expect(named.count == 1, "one Slurm job with the name: \(named)")
+            #expect(try usage(second.outbox, job: job).count == 1)
+        }
+    }
+
+    @Test("a command that outlives its time limit is killed with its process group and reported as timed out")
+    func commandTimeout() async throws {
+        let started = ContinuousClock.now
+        let result = try await CommandRunner.run(["/bin/sh", "-c", "sleep 30 & sleep 30"], environment: ["PATH": "/usr/bin:/bin"], timeout: .milliseconds(300))
+        #expect(result.ending == .timedOut(.milliseconds(300)))
+        #expect(ContinuousClock.now - started < .seconds(20))
+        let missing = await #expect(throws: CommandError.self) {
+            _ = try await CommandRunner.run(["/nonexistent/sbatch"], environment: [:], timeout: .seconds(1))
+        }
+        #expect(missing?.description.contains("No such file") == true)
+    }
+}
