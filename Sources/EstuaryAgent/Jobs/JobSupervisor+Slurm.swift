@@ -238,7 +238,7 @@ extension JobSupervisor {
             if let row = rows[id],
                let outcome = SlurmText.outcome(
                    of: row, walltimeSeconds: Int(record.spec.walltimeSeconds), cancelRequested: record.cancelRequested,
-                   rejection: slurmJobs.rejections[key])
+                   rejection: slurmJobs.rejections[key], seenRunning: record.state == .running)
             {
                 var usage: (Int64, Int64)?
                 if outcome.ran, let started = row.startedAt, let ended = row.endedAt {

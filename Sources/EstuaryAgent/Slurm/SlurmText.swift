@@ -173,9 +173,15 @@ enum SlurmText {
     /// - Parameters:
     ///   - cancelRequested: Estuary asked for the cancel.
     ///   - rejection: the agent cancelled it because it could not run (why).
-    static func outcome(of row: AccountingRow, walltimeSeconds: Int, cancelRequested: Bool, rejection: String?) -> JobReports.Outcome? {
+    ///   - seenRunning: the agent saw the job running in the queue.
+    static func outcome(
+        of row: AccountingRow, walltimeSeconds: Int, cancelRequested: Bool, rejection: String?, seenRunning: Bool
+    ) -> JobReports.Outcome? {
         guard terminalStates.contains(row.state) else { return nil }
-        let ran = (row.startedAt ?? 0) > 0 && (row.endedAt ?? 0) >= (row.startedAt ?? 0)
+        var ran = (row.startedAt ?? 0) > 0 && (row.endedAt ?? 0) >= (row.startedAt ?? 0)
+        // A job cancelled while pending gets start = end = the cancel time in the job-completion
+        // log: it ran only if it was seen running or took time.
+        if row.state == "CANCELLED", ran, !seenRunning, row.endedAt == row.startedAt { ran = false }
         let exitCode: Int32? = ran ? row.exitCode : nil
         let signal: Int32? = row.signal != 0 ? row.signal : nil
         let slurm = "Slurm job \(row.slurmJobID)"
