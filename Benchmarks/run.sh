@@ -2,7 +2,7 @@
 # Builds the release binaries, runs Estuary's benchmarks and rewrites their sections of
 # BENCHMARKS.md (other sections and any text outside the marked blocks are kept).
 #
-#   Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|tls|scheduler|replay|ledger|settlement|all] ...
+#   Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|all] ...
 #
 # Parameters come from the environment (defaults in brackets):
 #   SESSIONS_AGENTS [1000,2500,5000,10000]  SESSIONS_DURATION [30s]  SESSIONS_WARMUP [5s]
@@ -10,6 +10,7 @@
 #   SESSIONS_ALL=1   run every agent count instead of stopping at the first that misses 5 ms
 #   JOBS_AGENTS [3]  JOBS_COUNT [20000]  JOBS_CONCURRENCY [64]  JOBS_WARMUP [500]
 #   PLACEMENT_JOBS [20000]  PLACEMENT_SITES [3]  PLACEMENT_CONCURRENCY [64]
+#   SLURM_JOBS [1000]  SLURM_POLL [5s]  SLURM_DURATION [60s]  (needs scripts/slurm-one-host.sh, as root)
 #   FOOTPRINT_DURATION [60s]  CODEC_DURATION [1s]  TLS_DURATION [10s]  TLS_CONCURRENCY [16]
 #   SCHED_SITES [1000]  SCHED_POOLS [8]  SCHED_JOBS [100000]  SCHED_SEED [42]
 #   REPLAY_TRACE_DIR [Tests/Traces/alibaba-gpu-v2023]  REPLAY_SITES [4]  REPLAY_SPEEDUPS [1,1000,inf]
@@ -25,15 +26,15 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 usage() {
-    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|tls|scheduler|replay|ledger|settlement|all] ..." >&2
+    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|all] ..." >&2
     exit 2
 }
 
 selected=()
 for arg in "${@:-all}"; do
     case "$arg" in
-    all) selected+=(codec sessions jobs placement agent-footprint tls scheduler replay ledger settlement) ;;
-    codec | sessions | jobs | placement | agent-footprint | tls | scheduler | replay | ledger | settlement) selected+=("$arg") ;;
+    all) selected+=(codec sessions jobs placement agent-footprint slurm tls scheduler replay ledger settlement) ;;
+    codec | sessions | jobs | placement | agent-footprint | slurm | tls | scheduler | replay | ledger | settlement) selected+=("$arg") ;;
     -h | --help) usage ;;
     *) echo "run.sh: unknown benchmark '$arg'" >&2; usage ;;
     esac
@@ -43,7 +44,7 @@ needs_products=(estuary-bench)
 for name in "${selected[@]}"; do
     case "$name" in
     sessions | jobs | placement) needs_products+=(estuary-coordinator) ;;
-    agent-footprint) needs_products+=(estuary-coordinator estuary-agent) ;;
+    agent-footprint | slurm) needs_products+=(estuary-coordinator estuary-agent) ;;
     esac
 done
 
@@ -129,6 +130,8 @@ command_for() {
         echo "$bin/estuary-bench ledger --records ${LEDGER_RECORDS:-1000000} --concurrency ${LEDGER_CONCURRENCY:-16} --batch ${LEDGER_BATCH:-256} --baseline-records ${LEDGER_BASELINE_RECORDS:-5000} --store-jobs-records ${LEDGER_STORE_JOBS_RECORDS:-200000}$work" ;;
     settlement)
         echo "$bin/estuary-bench settlement --postings ${SETTLE_POSTINGS:-10000000}$work" ;;
+    slurm)
+        echo "$bin/estuary-bench slurm --coordinator-bin $bin/estuary-coordinator --agent-bin $bin/estuary-agent --jobs ${SLURM_JOBS:-1000} --poll-interval ${SLURM_POLL:-5s} --duration ${SLURM_DURATION:-60s}$work" ;;
     agent-footprint)
         echo "$bin/estuary-bench agent-footprint --coordinator-bin $bin/estuary-coordinator --agent-bin $bin/estuary-agent --duration ${FOOTPRINT_DURATION:-60s}$work" ;;
     esac

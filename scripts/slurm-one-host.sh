@@ -91,7 +91,8 @@ PartitionName=down Nodes=$host MaxTime=INFINITE State=DOWN
 CONF
 
 pgrep -x munged >/dev/null || su -s /bin/sh munge -c /usr/sbin/munged
-pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld
+# A fresh start forgets old jobs (ids start again; the agent matches jobs by name too).
+pgrep -x slurmctld >/dev/null || { rm -rf /var/lib/slurm/slurmctld/*; /usr/sbin/slurmctld; }
 pgrep -x slurmd >/dev/null || /usr/sbin/slurmd
 for _ in $(seq 60); do
     if sinfo -h -p cpu -o %T 2>/dev/null | grep -qx idle; then

@@ -14,6 +14,8 @@ struct ProcessSample {
     var anonymousBytes: Int
     var fileBytes: Int
     var threads: Int
+    /// CPU of the process's reaped children (cutime + cstime), in seconds.
+    var childrenCPUSeconds: Double = 0
     var at: ContinuousClock.Instant
 
     /// Reads `pid`, or this process when `pid` is nil. Nil when the process is gone.
@@ -27,7 +29,8 @@ struct ProcessSample {
         // space-separated, starting at field 3 (state). utime is field 14, stime field 15.
         guard let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        guard fields.count > 15, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        let children = (Double(fields[13]) ?? 0) + (Double(fields[14]) ?? 0)
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
 
         var values: [Substring: Int] = [:]
@@ -44,6 +47,7 @@ struct ProcessSample {
             anonymousBytes: (values["RssAnon"] ?? 0) * 1024,
             fileBytes: (values["RssFile"] ?? 0) * 1024,
             threads: values["Threads"] ?? 0,
+            childrenCPUSeconds: children / ticks,
             at: now)
     }
 

@@ -8,6 +8,7 @@ extension EstuaryBench {
         JobsBenchmark.self,
         PlacementBenchmark.self,
         AgentFootprintBenchmark.self,
+        SlurmBenchmark.self,
         TLSBenchmark.self,
         SchedulerBenchmark.self,
         ReplayBenchmark.self,

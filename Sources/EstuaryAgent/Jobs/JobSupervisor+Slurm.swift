@@ -115,13 +115,19 @@ extension JobSupervisor {
         if try await settleEnded(ended, slurm: slurm) { lastSlurmErrorCleared() }
     }
 
-    /// Submits every accepted job that has no Slurm id yet (looking up uncertain ones first).
+    /// `sbatch` commands run at once: slurmctld answers each in milliseconds, and most of a
+    /// submission's time is the command's own start-up, which overlaps well.
+    static let parallelSubmissions = 8
+
+    /// Submits every accepted job that has no Slurm id yet (looking up uncertain ones first),
+    /// `parallelSubmissions` at a time.
     private func submitPending(_ slurm: SlurmDriver) async throws {
         let waiting = active.filter { $0.value.slurmJobID == nil && !$0.value.state.isTerminal }
             .sorted { ($0.value.acceptedAtMs, $0.key.jobID) < ($1.value.acceptedAtMs, $1.key.jobID) }
+        var ready: [(LogShipper.Key, JobRecord, PoolDefinition)] = []
         for (key, _) in waiting {
             if let retry = slurmJobs.retrySubmitAt[key], ContinuousClock.now < retry { continue }
-            guard let record = active[key], record.slurmJobID == nil else { continue }
+            guard let record = active[key], record.slurmJobID == nil, !slurmJobs.inFlight.contains(key) else { continue }
             if slurmJobs.uncertain.contains(key) {
                 let found: [String]
                 do {
@@ -147,20 +153,40 @@ extension JobSupervisor {
                 try finish(key, state: .rejected, message: "this site has no pool of class \(record.acceleratorClass)", usage: nil)
                 continue
             }
-            slurmJobs.inFlight.insert(key)
-            let result = await slurm.submit(record, pool: pool, siteID: site.id)
-            slurmJobs.inFlight.remove(key)
-            switch result {
-            case .submitted(let id):
-                logger.debug("submitted to Slurm", metadata: ["job": "\(record.jobID)", "slurm_job": "\(id)"])
-                try recordSubmission(key, slurmJobID: id, slurm: slurm)
-            case .refused(let why):
-                try finish(key, state: .rejected, message: "Slurm refused the job: \(why)", usage: nil)
-            case .unreachable(let why):
-                // The job may exist: find it by name before submitting again.
-                slurmJobs.uncertain.insert(key)
-                slurmJobs.retrySubmitAt[key] = .now + .seconds(5)
-                noteSlurmError(SlurmCommandError(command: "sbatch", detail: why), while: "submitting job \(record.jobID)")
+            ready.append((key, record, pool))
+        }
+        let siteID = site.id
+        for batch in stride(from: 0, to: ready.count, by: Self.parallelSubmissions).map({ ready[$0..<min($0 + Self.parallelSubmissions, ready.count)] }) {
+            for (key, _, _) in batch { slurmJobs.inFlight.insert(key) }
+            let results = await withTaskGroup(of: (LogShipper.Key, SlurmDriver.SubmitResult).self) { group in
+                for (key, record, pool) in batch {
+                    group.addTask { (key, await slurm.submit(record, pool: pool, siteID: siteID)) }
+                }
+                var results: [(LogShipper.Key, SlurmDriver.SubmitResult)] = []
+                for await result in group { results.append(result) }
+                return results
+            }
+            for (key, result) in results {
+                slurmJobs.inFlight.remove(key)
+                let job = key.jobID
+                switch result {
+                case .submitted(let id):
+                    logger.debug("submitted to Slurm", metadata: ["job": "\(job)", "slurm_job": "\(id)"])
+                    if active[key] == nil {
+                        // Ended while sbatch ran (it cannot be: only a cancel of a job in flight
+                        // waits for it); never leave a Slurm job nobody tracks.
+                        await sendCancel(key, slurmJobID: id, slurm: slurm, force: true)
+                        continue
+                    }
+                    try recordSubmission(key, slurmJobID: id, slurm: slurm)
+                case .refused(let why):
+                    try finish(key, state: .rejected, message: "Slurm refused the job: \(why)", usage: nil)
+                case .unreachable(let why):
+                    // The job may exist: find it by name before submitting again.
+                    slurmJobs.uncertain.insert(key)
+                    slurmJobs.retrySubmitAt[key] = .now + .seconds(5)
+                    noteSlurmError(SlurmCommandError(command: "sbatch", detail: why), while: "submitting job \(job)")
+                }
             }
         }
     }
