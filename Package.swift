@@ -181,7 +181,11 @@ let package = Package(
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
-        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryModel", "EstuaryScheduler", "EstuaryLedger"]),
+        .testTarget(
+            name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryModel", "EstuaryScheduler", "EstuaryLedger"],
+            // Recorded tool outputs, read from the source tree like Agents/catalog.toml (see their README.md).
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "EstuaryStoreTests", dependencies: ["EstuaryStore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EstuaryAgentTests", dependencies: ["EstuaryAgent", "EstuaryTransport", "EstuaryConfig", "EstuaryTrust"]),

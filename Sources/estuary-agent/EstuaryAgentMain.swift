@@ -24,7 +24,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estuary-agent",
         abstract: "The Estuary site agent: dials its coordinator, reports capacity and runs jobs.",
-        subcommands: [RunCommand.self, CheckCommand.self, ShimCommand.self]
+        subcommands: [RunCommand.self, CheckCommand.self, DiscoverCommand.self, ShimCommand.self]
     )
 }
 
