@@ -59,7 +59,7 @@ struct SiteProfileTests {
             ("class = \"cpu-x86-64\"", "class = \"ascend-910b\"", "pools[1].class", "already defined by pools[0]"),
             ("class = \"cpu-x86-64\"", "class = \"CPU x86\"", "pools[1].class", "catalog class name"),
             ("id = \"pengcheng-dev\"", "id = \"bad id/\"", "site.id", "letters, digits"),
-            ("driver = \"process\"", "driver = \"slurm\"", "site.driver", "not supported"),
+            ("driver = \"process\"", "driver = \"kubernetes\"", "site.driver", "not supported"),
             ("address = \"127.0.0.1:7401\"", "address = \"127.0.0.1:99999\"", "coordinator.address", "host:port"),
             ("kill_grace = \"500ms\"", "kill_grace = \"soon\"", "driver.process.kill_grace", "duration"),
             ("max_concurrent_jobs = 8", "max_concurrent_jobs = 0", "driver.process.max_concurrent_jobs", "positive"),
@@ -149,6 +149,99 @@ struct SiteProfileTests {
         let allSimulated = profile.pools.allSatisfy { $0.simulated }
         #expect(allSimulated)
         #expect(profile.site.displayName.contains("simulated"))
+    }
+
+    @Test("the documented site profiles in Agents/sites are valid", arguments: [
+        "guangzhou-supercomputer", "pengcheng-ascend-cloud", "shaoguan-gpu-datacenter", "small-cpu-site",
+    ])
+    func siteProfilesAreValid(name: String) throws {
+        let profile = try SiteProfile.load(path: repositoryRoot() + "/Agents/sites/\(name).toml")
+        #expect(profile.pools.allSatisfy { !$0.simulated }, "real sites: nothing simulated")
+        #expect(!profile.site.zones.isEmpty)
+        if profile.usesSlurm {
+            #expect(profile.pools.allSatisfy { $0.partition != nil })
+            #expect(profile.pools.allSatisfy { $0.acceleratorClass.rawValue.hasPrefix("cpu-") == ($0.gres == nil) })
+        }
+    }
+
+    @Test("a Slurm profile: partitions and GRES per pool, counts left to sinfo, every [driver.slurm] key")
+    func slurmProfile() throws {
+        let profile = try SiteProfile.parse("""
+            [site]
+            id = "gz"
+            display_name = "Guangzhou"
+            region = "guangzhou"
+            driver = "slurm"
+            [coordinator]
+            address = "127.0.0.1:7401"
+            [[pools]]
+            class = "cpu-x86-64"
+            partition = "cpu"
+            [[pools]]
+            class = "nvidia-a100"
+            partition = "gpu"
+            gres = "gpu:a100"
+            count = 16
+            [driver.slurm]
+            accounting = "jobcomp"
+            bin_dir = "/opt/slurm/bin"
+            work_dir = "/lustre/estuary"
+            account = "fed"
+            qos = "normal"
+            poll_interval = "2s"
+            command_timeout = "20s"
+            unrunnable_grace = "5m"
+            accounting_grace = "10m"
+            max_concurrent_jobs = 100
+            """)
+        #expect(profile.usesSlurm)
+        #expect(profile.pools == [
+            PoolDefinition(acceleratorClass: "cpu-x86-64", count: 0, simulated: false, partition: "cpu"),
+            PoolDefinition(acceleratorClass: "nvidia-a100", count: 16, simulated: false, partition: "gpu", gres: "gpu:a100"),
+        ])
+        var expected = SlurmDriverSettings()
+        expected.accounting = .jobcomp
+        expected.binDirectory = "/opt/slurm/bin"
+        expected.workDirectory = "/lustre/estuary"
+        expected.account = "fed"
+        expected.qos = "normal"
+        expected.pollInterval = .seconds(2)
+        expected.commandTimeout = .seconds(20)
+        expected.unrunnableGrace = .seconds(300)
+        expected.accountingGrace = .seconds(600)
+        expected.maxConcurrentJobs = 100
+        #expect(profile.slurmDriver == expected)
+    }
+
+    @Test("Slurm settings are checked: partition required, GRES for accelerators, no simulation, no Slurm keys on a process site")
+    func slurmProblems() {
+        let slurm = """
+            [site]
+            id = "gz"
+            display_name = "Guangzhou"
+            region = "guangzhou"
+            driver = "slurm"
+            [coordinator]
+            address = "127.0.0.1:7401"
+            [[pools]]
+            class = "nvidia-a100"
+            simulated = true
+            gres = "gpu:a100:8"
+            [driver.slurm]
+            accounting = "mysql"
+            work_dir = "relative/path"
+            poll_interval = "0s"
+            account = "a b"
+            """
+        let problems = Set(problemsOf(slurm).map(\.field))
+        #expect(problems == [
+            "pools[0].partition", "pools[0].simulated", "pools[0].gres", "driver.slurm.accounting", "driver.slurm.work_dir",
+            "driver.slurm.poll_interval", "driver.slurm.account",
+        ])
+        let noGRES = slurm.replacing("gres = \"gpu:a100:8\"", with: "partition = \"gpu\"").replacing("simulated = true", with: "")
+        #expect(problemsOf(noGRES).map(\.field).contains("pools[0].gres"), "an accelerator pool on Slurm needs its GRES")
+        let processSite = Set(problemsOf(variant("count = 16", with: "count = 16\npartition = \"cpu\"") + "\n[driver.slurm]\n").map(\.field))
+        #expect(processSite == ["pools[1].partition", "driver.slurm"])
     }
 
     private func problemsOf(_ text: String) -> [FieldError] {
