@@ -198,7 +198,9 @@ extension JobSupervisor {
         record.slurmJobID = slurmJobID
         record.jobDirectory = directory
         active[key] = record
-        logs.follow(key, directory: directory)
+        // Output is followed from RUNNING on: a queued job has none, and looking for the files
+        // of a thousand queued jobs four times a second costs more than all the rest.
+        if record.state == .running { logs.follow(key, directory: directory) }
         try store.save(record, emitting: [], nowMs: now())
         slurmJobs.retrySubmitAt[key] = nil
         if record.cancelRequested { slurmJobs.lastRound = nil }
@@ -210,6 +212,7 @@ extension JobSupervisor {
         record.startedAtMs = atMs
         try store.save(record, emitting: [JobReports.update(record, state: .running, atMs: atMs, message: "Slurm job \(record.slurmJobID ?? "") started")], nowMs: now())
         active[key] = record
+        if let directory = record.jobDirectory { logs.follow(key, directory: directory) }
         outboxChanged()
     }
 

@@ -16,7 +16,8 @@ extension JobSupervisor {
         for record in try store.activeJobs() {
             let key = LogShipper.Key(jobID: record.jobID, attempt: record.attempt)
             active[key] = record
-            if let directory = record.jobDirectory { logs.follow(key, directory: directory) }
+            // Queued Slurm jobs have no output yet (their logs are followed from RUNNING on).
+            if let directory = record.jobDirectory, slurm == nil || record.state == .running { logs.follow(key, directory: directory) }
         }
         if !active.isEmpty { logger.info("re-adopting jobs", metadata: ["count": "\(active.count)"]) }
         if slurm != nil {
