@@ -29,8 +29,11 @@ enum LocalSlurm {
 
 @Suite("Slurm driver against the local Slurm", .enabled(if: LocalSlurm.shouldRun, "no Slurm answers here; run scripts/slurm-one-host.sh (CI does)"))
 struct SlurmDriverTests {
-    private func profile(gres: String? = nil, partition: String = "cpu", acceleratorClass: AcceleratorClass = "cpu-x86-64") -> SiteProfile {
+    private func profile(
+        gres: String? = nil, partition: String = "cpu", acceleratorClass: AcceleratorClass = "cpu-x86-64", binDirectory: String? = nil
+    ) -> SiteProfile {
         var settings = SlurmDriverSettings()
+        settings.binDirectory = binDirectory
         settings.accounting = .jobcomp
         settings.pollInterval = .milliseconds(200)
         settings.accountingGrace = .seconds(20)
@@ -165,6 +168,50 @@ struct SlurmDriverTests {
                 .split(whereSeparator: \.isNewline).filter { $0.hasSuffix("|" + name) }
             #expect(named.count == 1, "one Slurm job with the name: \(named)")
             #expect(try usage(second.outbox, job: job).count == 1)
+        }
+    }
+
+    @Test("sbatch that times out after Slurm took the job: the agent finds the job by name instead of submitting it again")
+    func submissionWithALostReply() async throws {
+        try await withTemporaryDirectory { directory in
+            // The real Slurm commands, except that the first sbatch submits and then reports a
+            // timeout, as when the controller's reply is lost.
+            let bin = directory + "/bin"
+            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+            for command in ["squeue", "sacct", "scancel", "sinfo"] {
+                try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(command)", withDestinationPath: "/usr/bin/\(command)")
+            }
+            let marker = directory + "/sbatch-failed-once"
+            try """
+                #!/bin/sh
+                if [ ! -e \(marker) ]; then
+                    touch \(marker)
+                    /usr/bin/sbatch "$@" >/dev/null
+                    echo "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation" >&2
+                    exit 1
+                fi
+                exec /usr/bin/sbatch "$@"
+                """.write(toFile: bin + "/sbatch", atomically: true, encoding: .utf8)
+            chmod(bin + "/sbatch", 0o755)
+
+            let agent = try JobSupervisor(
+                profile: profile(binDirectory: bin), dataDirectory: directory + "/data", driver: driverConfiguration(), logger: Logger(label: "test"))
+            try await agent.prepare()
+            let job = unique("lost-reply")
+            try await agent.assign(assignment(job, command: ["/bin/sh", "-c", "sleep 1"]))
+            try await agent.poll()
+            #expect(FileManager.default.fileExists(atPath: marker), "the failing sbatch ran")
+            #expect(try agent.outbox.job(JobID(rawValue: job), attempt: 1)?.state == .starting, "not rejected: the controller may have the job")
+            let done = try await eventually(timeout: .seconds(60)) {
+                try await agent.poll()
+                return await agent.activeJobs().isEmpty
+            }
+            #expect(done)
+            #expect(try agent.outbox.job(JobID(rawValue: job), attempt: 1)?.state == .succeeded)
+            let name = SlurmText.jobName(JobID(rawValue: job), attempt: 1)
+            let named = try LocalSlurm.command(["sacct", "-c", "-P", "-n", "-X", "--format=JobID,JobName"]).stdout
+                .split(whereSeparator: \.isNewline).filter { $0.hasSuffix("|" + name) }
+            #expect(named.count == 1, "one Slurm job, not two: \(named)")
         }
     }
 }
