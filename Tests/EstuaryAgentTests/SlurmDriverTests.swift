@@ -77,7 +77,7 @@ struct SlurmDriverTests {
 
     private func unique(_ name: String) -> String { "\(name)-\(UUID().uuidString.prefix(8).lowercased())" }
 
-    @Test("pools left to sinfo get the partition's cores; a missing partition stops the agent with sinfo's answer")
+    @Test("pools left to sinfo get the partition's cores; free units follow what sinfo says is idle; a missing partition stops the agent")
     func poolsFromSinfo() async throws {
         try await withTemporaryDirectory { directory in
             let agent = try JobSupervisor(profile: profile(), dataDirectory: directory, driver: driverConfiguration(), logger: Logger(label: "test"))
@@ -86,6 +86,18 @@ struct SlurmDriverTests {
                 .split(whereSeparator: \.isNewline).compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.reduce(0, +)
             #expect(expected > 0)
             #expect(await agent.currentPools().map(\.count) == [expected])
+            // Someone else's job holding every core: the agent reports nothing free.
+            let hog = try LocalSlurm.command(["sbatch", "--parsable", "-c", String(expected), "-o", "/dev/null", "--wrap", "sleep 5"])
+            let hogID = try #require(SlurmText.submittedJobID(hog.stdout), "\(hog)")
+            defer { _ = try? LocalSlurm.command(["scancel", hogID]) }
+            let running = await eventually(timeout: .seconds(60)) {
+                (try? LocalSlurm.command(["squeue", "-h", "-j", hogID, "-o", "%T"]).stdout) == "RUNNING\n"
+            }
+            try #require(running, "the whole-node job started")
+            let busy = try JobSupervisor(profile: profile(), dataDirectory: directory + "/c", driver: driverConfiguration(), logger: Logger(label: "test"))
+            try await busy.prepare()
+            #expect(await busy.capacityReport().pools.first?.free == 0)
+            #expect(await busy.currentPools().first?.count == expected, "the pool's size does not shrink")
 
             let missing = try JobSupervisor(
                 profile: profile(partition: "no-such-partition"), dataDirectory: directory + "/b", driver: driverConfiguration(), logger: Logger(label: "test"))

@@ -148,6 +148,23 @@ struct SlurmTextTests {
         #expect(SlurmText.gresUnits("gpu:a100:4(S:0,1),gpu:h100:2", matching: "gpu:h100") == 2, "commas inside the socket list")
     }
 
+    @Test("what a partition has free: idle cores, GRES units not in use, on usable nodes only")
+    func idleUnits() {
+        // First row recorded here with a 3-core job running; GRES rows in sinfo's GresUsed form.
+        let nodes = SlurmText.nodeUsage("""
+            vm|3/5/0/8|(null)|(null)|mixed|
+            gpu01|16/48/0/64|gpu:a100:8(S:0-1)|gpu:a100:3(IDX:0-2)|mixed|
+            gpu02|0/64/0/64|gpu:a100:8(S:0-1)|gpu:a100:0(IDX:N/A)|idle|
+            gpu03|0/64/0/64|gpu:a100:8(S:0-1)|gpu:a100:0(IDX:N/A)|drained|
+            short|1/2
+            """)
+        #expect(nodes.count == 4)
+        #expect(nodes[0] == .init(name: "vm", idleCPUs: 5, gres: "(null)", gresUsed: "(null)", state: "mixed"))
+        #expect(SlurmText.idleUnits(nodes, gres: nil) == 5 + 48 + 64, "the drained node's cores do not count")
+        #expect(SlurmText.idleUnits(nodes, gres: "gpu:a100") == 5 + 8)
+        #expect(SlurmText.idleUnits(nodes, gres: "gpu:h100") == 0)
+    }
+
     @Test("a command that outlives its time limit is killed with its process group; a missing program is a typed error")
     func commandTimeout() async throws {
         let started = ContinuousClock.now

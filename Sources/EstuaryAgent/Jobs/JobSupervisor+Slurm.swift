@@ -22,6 +22,10 @@ struct SlurmTracking {
     /// When `scancel` was last sent for a job whose cancel was requested.
     var lastCancel: [LogShipper.Key: ContinuousClock.Instant] = [:]
     var lastRound: ContinuousClock.Instant?
+    /// Units of each pool (by class) no job holds on the cluster, as `sinfo` last said: a shared
+    /// cluster's other users count too. Reported free units never exceed it.
+    var idle: [String: Int] = [:]
+    var lastCapacityRefresh: ContinuousClock.Instant?
     /// The last Slurm error logged, so that a dead controller logs once, not every pass.
     var lastError: String?
 
@@ -43,6 +47,7 @@ extension JobSupervisor {
         let (resolved, notes) = try await slurm.resolvePools(pools)
         pools = resolved
         for note in notes { logger.info("slurm pool", metadata: ["detail": "\(note)"]) }
+        await refreshIdleUnits(slurm)
     }
 
     /// The pools as reported (after `prepare()`).
@@ -86,6 +91,7 @@ extension JobSupervisor {
         let clock = ContinuousClock.now
         if !forceRound, let last = slurmJobs.lastRound, clock - last < slurm.settings.pollInterval { return }
         slurmJobs.lastRound = clock
+        await refreshIdleUnits(slurm)
         let tracked = active.filter { $0.value.slurmJobID != nil }
         guard !tracked.isEmpty else { return }
         let queue: [SlurmText.QueueRow]
@@ -113,6 +119,33 @@ extension JobSupervisor {
             if record.cancelRequested, active[key] != nil { await sendCancel(key, slurmJobID: id, slurm: slurm) }
         }
         if try await settleEnded(ended, slurm: slurm) { lastSlurmErrorCleared() }
+    }
+
+    /// How often `sinfo` is asked what the cluster has free.
+    static let capacityRefreshInterval: Duration = .seconds(30)
+
+    /// Asks `sinfo` what each pool's partition has free, every `capacityRefreshInterval` (or
+    /// `poll_interval`, if longer). A failure keeps the last answer.
+    private func refreshIdleUnits(_ slurm: SlurmDriver) async {
+        let interval = max(Self.capacityRefreshInterval, slurm.settings.pollInterval)
+        if let last = slurmJobs.lastCapacityRefresh, ContinuousClock.now - last < interval { return }
+        slurmJobs.lastCapacityRefresh = .now
+        for pool in pools {
+            do {
+                slurmJobs.idle[pool.acceleratorClass.rawValue] = try await slurm.idleUnits(pool)
+            } catch {
+                noteSlurmError(error, while: "reading what partition \(pool.partition ?? "?") has free")
+            }
+        }
+    }
+
+    /// Free units as reported to the coordinator: what Estuary's own jobs leave, and no more
+    /// than the cluster has idle (other users' jobs hold units too). Admission itself counts
+    /// Estuary's jobs only: a job sent when the cluster just filled waits in Slurm's queue.
+    func reportedFreeUnits(of pool: PoolDefinition) -> Int {
+        let own = freeUnits(of: pool)
+        guard slurm != nil, let idle = slurmJobs.idle[pool.acceleratorClass.rawValue] else { return own }
+        return min(own, idle)
     }
 
     /// `sbatch` commands run at once: slurmctld answers each in milliseconds, and most of a

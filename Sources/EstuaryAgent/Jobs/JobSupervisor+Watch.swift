@@ -178,7 +178,7 @@ extension JobSupervisor {
             var wire = Estuary_V1_Pool()
             wire.acceleratorClass = pool.acceleratorClass.rawValue
             wire.count = UInt32(clamping: pool.count)
-            wire.free = UInt32(clamping: freeUnits(of: pool))
+            wire.free = UInt32(clamping: reportedFreeUnits(of: pool))
             wire.simulated = pool.simulated
             return wire
         }

@@ -148,6 +148,13 @@ struct SlurmDriver: Sendable {
         return rows
     }
 
+    /// Units of `pool` that no job holds on the cluster now (other users' jobs included).
+    func idleUnits(_ pool: PoolDefinition) async throws(SlurmCommandError) -> Int {
+        guard let partition = pool.partition else { return 0 }
+        let nodes = SlurmText.nodeUsage(try await run("sinfo", ["-h", "-N", "-p", partition, "-O", SlurmText.nodeUsageFormat]).stdout)
+        return SlurmText.idleUnits(nodes, gres: pool.gres)
+    }
+
     /// Fills in the count of pools that left it to Slurm, and checks the others against it:
     /// a pool larger than its partition's usable units is an error (jobs would never start).
     func resolvePools(_ pools: [PoolDefinition]) async throws(SlurmCommandError) -> (pools: [PoolDefinition], notes: [String]) {

@@ -288,6 +288,36 @@ enum SlurmText {
         }
     }
 
+    /// `sinfo -h -N -p P -O NodeHost:|,CPUsState:|,Gres:|,GresUsed:|,StateLong:|`: what is
+    /// allocated now, per node (CPUsState is allocated/idle/other/total).
+    static let nodeUsageFormat = "NodeHost:|,CPUsState:|,Gres:|,GresUsed:|,StateLong:|"
+
+    struct NodeUsage: Equatable {
+        var name: String
+        var idleCPUs: Int
+        var gres: String
+        var gresUsed: String
+        var state: String
+    }
+
+    static func nodeUsage(_ stdout: String) -> [NodeUsage] {
+        stdout.split(whereSeparator: \.isNewline).compactMap { line in
+            let fields = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.count >= 5 else { return nil }
+            let cpus = fields[1].split(separator: "/").compactMap { Int($0) }
+            guard cpus.count == 4 else { return nil }
+            return NodeUsage(name: fields[0], idleCPUs: cpus[1], gres: fields[2], gresUsed: fields[3], state: fields[4])
+        }
+    }
+
+    /// Units of a pool no job holds now on usable nodes: idle cores, or GRES units not in use.
+    static func idleUnits(_ nodes: [NodeUsage], gres: String?) -> Int {
+        nodes.filter { NodeRow(name: $0.name, cpus: 0, gres: $0.gres, state: $0.state).isUsable }.reduce(0) { sum, node in
+            guard let gres else { return sum + node.idleCPUs }
+            return sum + max(0, gresUnits(node.gres, matching: gres) - gresUnits(node.gresUsed, matching: gres))
+        }
+    }
+
     // MARK: helpers
 
     /// Unix seconds from a `SLURM_TIME_FORMAT=%s` field; nil for `N/A`, `Unknown`, `None`, 0.
