@@ -64,6 +64,10 @@ enum Spawner {
             posix_spawn_file_actions_addopen(&actions, 2, request.stderrPath ?? "/dev/null", outputFlags, 0o644)
         }
 
+        // Nothing else of the agent's (sockets, the outbox database, a file another thread is
+        // writing) leaks into a job, a shim or a Slurm command, CLOEXEC or not.
+        closeFrom3(&actions)
+
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -91,6 +95,17 @@ enum Spawner {
         }
         guard status == 0 else { throw SpawnError(program: program, errno: status) }
         return pid
+    }
+
+    /// `posix_spawn_file_actions_addclosefrom_np(actions, 3)` (glibc 2.34+), looked up at run
+    /// time because Swift's Glibc module does not export it; without it, CLOEXEC alone guards.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
+    private static func closeFrom3(_ actions: inout posix_spawn_file_actions_t) {
+        _ = addCloseFrom?(&actions, 3)
     }
 
     /// A NULL-terminated array of C strings valid for the duration of `body`.
