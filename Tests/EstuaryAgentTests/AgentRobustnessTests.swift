@@ -15,32 +15,13 @@ import Glibc
 @Suite("Agent robustness")
 struct AgentRobustnessTests {
     private func assignment(_ job: String, command: [String]) -> Estuary_V1_JobAssign {
-        var spec = Estuary_V1_JobSpec()
-        spec.name = job
-        spec.tenant = "tenant-a"
-        spec.command = command
-        spec.acceleratorClass = "ascend-910b"
-        spec.count = 1
-        spec.tasks = 1
-        spec.walltimeSeconds = 60
-        var assign = Estuary_V1_JobAssign()
-        assign.jobID = job
-        assign.attempt = 1
-        assign.spec = spec
-        return assign
+        testAssignment(job, command: command, units: 1)
     }
 
     private func supervisor(_ directory: String, shim: String = agentExecutable()) throws -> JobSupervisor {
         try JobSupervisor(
             profile: testProfile(), dataDirectory: directory,
             driver: ProcessDriverConfiguration(shimExecutable: shim, killGrace: .milliseconds(300)), logger: Logger(label: "test"))
-    }
-
-    private func updates(_ store: AgentStore, job: String) throws -> [Estuary_V1_JobUpdate] {
-        try store.outbox(after: 0, limit: 10_000).compactMap { entry in
-            if case .jobUpdate(let update) = entry.envelope.body, update.jobID == job { return update }
-            return nil
-        }
     }
 
     /// Whether `pid` is a zombie child of this process.
@@ -99,7 +80,7 @@ struct AgentRobustnessTests {
                 try await agent.poll()
                 return await agent.activeJobs().isEmpty
             })
-            let last = try #require(try updates(agent.outbox, job: "job-d").last)
+            let last = try #require(try outboxUpdates(agent.outbox, job: "job-d").last)
             #expect(LocalJobState.fromWire(last.state) == expected, "\(last)")
             #expect(last.message.contains(message), "\(last.message)")
             if expected == .lost { #expect(last.message.contains("may have run")) }
@@ -122,7 +103,7 @@ struct AgentRobustnessTests {
             #expect(started.jobDirectory != nil)
             #expect(try agent.outbox.job("job-s", attempt: 1)?.shimPID == nil, "the save failed")
             for _ in 0..<5 { try? await agent.poll() }
-            let states = try updates(agent.outbox, job: "job-s").map(\.state)
+            let states = try outboxUpdates(agent.outbox, job: "job-s").map(\.state)
             #expect(!states.contains(.rejected), "states: \(states)")
             #expect(await agent.activeJobs().first?.shimPID == pid, "still the first shim")
             #expect(await eventually { ProcessDriver.readShimInfo(started.jobDirectory!) != nil })
@@ -136,7 +117,7 @@ struct AgentRobustnessTests {
                 try await agent.poll()
                 return await agent.activeJobs().isEmpty
             })
-            let final = try updates(agent.outbox, job: "job-s").map(\.state)
+            let final = try outboxUpdates(agent.outbox, job: "job-s").map(\.state)
             #expect(final.filter { LocalJobState.fromWire($0)?.isTerminal == true } == [.succeeded], "states: \(final)")
         }
     }
@@ -152,7 +133,7 @@ struct AgentRobustnessTests {
                 return await agent.activeJobs().isEmpty
             })
             #expect(await agent.followedLogCount() == 1, "followed until its terminal update is acknowledged")
-            let jobUpdates = try updates(agent.outbox, job: "job-big")
+            let jobUpdates = try outboxUpdates(agent.outbox, job: "job-big")
             try await agent.beginFinalLogs(for: jobUpdates)
             var sizes: [Int] = []
             var bytes = 0

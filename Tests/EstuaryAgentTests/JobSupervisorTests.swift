@@ -9,48 +9,16 @@ import Testing
 
 @Suite("Job supervisor")
 struct JobSupervisorTests {
-    private func assignment(_ job: String, attempt: UInt32 = 1, command: [String], units: UInt32 = 2, walltime: UInt32 = 60,
-                            acceleratorClass: String = "ascend-910b") -> Estuary_V1_JobAssign {
-        var spec = Estuary_V1_JobSpec()
-        spec.name = job
-        spec.tenant = "tenant-a"
-        spec.command = command
-        spec.acceleratorClass = acceleratorClass
-        spec.count = units
-        spec.tasks = 1
-        spec.walltimeSeconds = walltime
-        var assign = Estuary_V1_JobAssign()
-        assign.jobID = job
-        assign.attempt = attempt
-        assign.spec = spec
-        return assign
-    }
-
     private func supervisor(_ directory: String) throws -> JobSupervisor {
         try JobSupervisor(profile: testProfile(), dataDirectory: directory, driver: driverConfiguration(), logger: Logger(label: "test"))
-    }
-
-    /// Job updates in the outbox for `job`, in seq order.
-    private func updates(_ store: AgentStore, job: String) throws -> [Estuary_V1_JobUpdate] {
-        try store.outbox(after: 0, limit: 10_000).compactMap { entry in
-            if case .jobUpdate(let update) = entry.envelope.body, update.jobID == job { return update }
-            return nil
-        }
-    }
-
-    private func usage(_ store: AgentStore, job: String) throws -> [Estuary_V1_UsageRecord] {
-        try store.outbox(after: 0, limit: 10_000).flatMap { entry -> [Estuary_V1_UsageRecord] in
-            if case .usage(let batch) = entry.envelope.body { return batch.records.filter { $0.jobID == job } }
-            return []
-        }
     }
 
     @Test("an assigned job runs and its result and usage reach the outbox, usage first")
     func runsJobToCompletion() async throws {
         try await withTemporaryDirectory { directory in
             let agent = try supervisor(directory)
-            try await agent.assign(assignment("job-ok", command: ["/bin/sh", "-c", "echo hello; test \"$ESTUARY_SIMULATED_ACCELERATORS\" = ascend-910b:2"]))
-            try await agent.assign(assignment("job-ok", command: ["/bin/false"]))  // duplicate: ignored
+            try await agent.assign(testAssignment("job-ok", command: ["/bin/sh", "-c", "echo hello; test \"$ESTUARY_SIMULATED_ACCELERATORS\" = ascend-910b:2"]))
+            try await agent.assign(testAssignment("job-ok", command: ["/bin/false"]))  // duplicate: ignored
             #expect(await agent.capacityReport().pools.first?.free == 6)
 
             let done = try await eventually {
@@ -58,10 +26,10 @@ struct JobSupervisorTests {
                 return await agent.activeJobs().isEmpty
             }
             #expect(done)
-            let states = try updates(agent.outbox, job: "job-ok").map(\.state)
+            let states = try outboxUpdates(agent.outbox, job: "job-ok").map(\.state)
             #expect(states.first == .starting)
             #expect(states.last == .succeeded, "states: \(states)")
-            let records = try usage(agent.outbox, job: "job-ok")
+            let records = try outboxUsage(agent.outbox, job: "job-ok")
             #expect(records.count == 1)
             #expect(records.first?.recordID == "u-job-ok-1")
             #expect(records.first?.units == 2)
@@ -71,8 +39,8 @@ struct JobSupervisorTests {
             #expect(usageSeq! < terminalSeq!)
             #expect(await agent.capacityReport().pools.first?.free == 8)
 
-            try await agent.beginFinalLogs(for: try updates(agent.outbox, job: "job-ok"))
-            let logs = await agent.finalLogChunks(for: try updates(agent.outbox, job: "job-ok"))
+            try await agent.beginFinalLogs(for: try outboxUpdates(agent.outbox, job: "job-ok"))
+            let logs = await agent.finalLogChunks(for: try outboxUpdates(agent.outbox, job: "job-ok"))
             #expect(logs.contains { $0.logChunk.data == Data("hello\n".utf8) && $0.logChunk.offset == 0 })
         }
     }
@@ -84,8 +52,8 @@ struct JobSupervisorTests {
     func rejects(acceleratorClass: String, units: UInt32, reason: String) async throws {
         try await withTemporaryDirectory { directory in
             let agent = try supervisor(directory)
-            try await agent.assign(assignment("job-r", command: ["/bin/true"], units: units, acceleratorClass: acceleratorClass))
-            let update = try #require(try updates(agent.outbox, job: "job-r").first)
+            try await agent.assign(testAssignment("job-r", command: ["/bin/true"], units: units, acceleratorClass: acceleratorClass))
+            let update = try #require(try outboxUpdates(agent.outbox, job: "job-r").first)
             #expect(update.state == .rejected)
             #expect(update.message.contains(reason), "\(update.message)")
             #expect(await agent.activeJobs().isEmpty)
@@ -96,10 +64,10 @@ struct JobSupervisorTests {
     func cancel() async throws {
         try await withTemporaryDirectory { directory in
             let agent = try supervisor(directory)
-            try await agent.assign(assignment("job-c", command: ["sleep", "60"]))
+            try await agent.assign(testAssignment("job-c", command: ["sleep", "60"]))
             #expect(try await eventually {
                 try await agent.poll()
-                return try updates(agent.outbox, job: "job-c").contains { $0.state == .running }
+                return try outboxUpdates(agent.outbox, job: "job-c").contains { $0.state == .running }
             })
             var cancel = Estuary_V1_JobCancel()
             cancel.jobID = "job-c"
@@ -109,7 +77,7 @@ struct JobSupervisorTests {
                 try await agent.poll()
                 return await agent.activeJobs().isEmpty
             })
-            #expect(try updates(agent.outbox, job: "job-c").last?.state == .cancelled)
+            #expect(try outboxUpdates(agent.outbox, job: "job-c").last?.state == .cancelled)
             cancel.jobID = "never-heard-of-it"
             try await agent.cancel(cancel)
         }
@@ -122,10 +90,10 @@ struct JobSupervisorTests {
             let command = ["/bin/sh", "-c", "while [ ! -e \(release) ]; do sleep 0.05; done; echo finished"]
             do {
                 let first = try supervisor(directory)
-                try await first.assign(assignment("job-a", command: command))
+                try await first.assign(testAssignment("job-a", command: command))
                 #expect(try await eventually {
                     try await first.poll()
-                    return try updates(first.outbox, job: "job-a").contains { $0.state == .running }
+                    return try outboxUpdates(first.outbox, job: "job-a").contains { $0.state == .running }
                 })
             }
             // The first instance is gone (as after a crash); a new one opens the same data dir.
@@ -144,9 +112,9 @@ struct JobSupervisorTests {
             for _ in 0..<3 { try await second.poll() }
             let third = try supervisor(directory)
             try await third.recover()
-            let terminal = try updates(third.outbox, job: "job-a").filter { LocalJobState.fromWire($0.state)?.isTerminal == true }
+            let terminal = try outboxUpdates(third.outbox, job: "job-a").filter { LocalJobState.fromWire($0.state)?.isTerminal == true }
             #expect(terminal.map(\.state) == [.succeeded])
-            #expect(try usage(third.outbox, job: "job-a").count == 1)
+            #expect(try outboxUsage(third.outbox, job: "job-a").count == 1)
         }
     }
 
@@ -156,7 +124,7 @@ struct JobSupervisorTests {
             // What the first agent left: the job accepted and saved, its launch.json written, no
             // shim (killed between the two), so no shim.log either.
             let first = try supervisor(directory)
-            let assign = assignment("job-s", command: ["/bin/echo", "ran"])
+            let assign = testAssignment("job-s", command: ["/bin/echo", "ran"])
             let record = JobRecord(jobID: "job-s", attempt: 1, spec: assign.spec, state: .starting, acceptedAtMs: 1)
             _ = try first.outbox.save(record, emitting: [], nowMs: 1)
             let driver = ProcessDriver(configuration: driverConfiguration(), jobsDirectory: directory + "/jobs")
@@ -172,7 +140,7 @@ struct JobSupervisorTests {
                 try await second.poll()
                 return await second.activeJobs().isEmpty
             })
-            let states = try updates(second.outbox, job: "job-s").map(\.state)
+            let states = try outboxUpdates(second.outbox, job: "job-s").map(\.state)
             #expect(states.last == .succeeded, "\(states)")
             #expect(!states.contains(.lost))
         }
@@ -182,7 +150,7 @@ struct JobSupervisorTests {
     func reportsLostJob() async throws {
         try await withTemporaryDirectory { directory in
             let first = try supervisor(directory)
-            try await first.assign(assignment("job-l", command: ["sleep", "60"]))
+            try await first.assign(testAssignment("job-l", command: ["sleep", "60"]))
             #expect(try await eventually {
                 try await first.poll()
                 return await first.activeJobs().first?.state == .running
@@ -194,7 +162,7 @@ struct JobSupervisorTests {
 
             let second = try supervisor(directory)
             try await second.recover()
-            let update = try #require(try updates(second.outbox, job: "job-l").last)
+            let update = try #require(try outboxUpdates(second.outbox, job: "job-l").last)
             #expect(update.state == .lost)
             #expect(update.message.contains("while the agent was down"))
             #expect(await eventually(timeout: .seconds(3)) { processes(inGroup: info.jobPGID).isEmpty }, "orphaned job killed")

@@ -29,6 +29,10 @@ enum LocalSlurm {
 
 @Suite("Slurm driver against the local Slurm", .enabled(if: LocalSlurm.shouldRun, "no Slurm answers here; run scripts/slurm-one-host.sh (CI does)"))
 struct SlurmDriverTests {
+    private func assignment(_ job: String, command: [String], acceleratorClass: String = "cpu-x86-64") -> Estuary_V1_JobAssign {
+        testAssignment(job, command: command, units: 1, walltime: 120, acceleratorClass: acceleratorClass)
+    }
+
     private func profile(
         gres: String? = nil, partition: String = "cpu", acceleratorClass: AcceleratorClass = "cpu-x86-64", binDirectory: String? = nil
     ) -> SiteProfile {
@@ -43,36 +47,6 @@ struct SlurmDriverTests {
             agent: AgentSettings(dataDir: "unused"),
             pools: [PoolDefinition(acceleratorClass: acceleratorClass, count: gres == nil ? 0 : 4, simulated: false, partition: partition, gres: gres)],
             slurmDriver: settings)
-    }
-
-    private func assignment(_ job: String, command: [String], acceleratorClass: String = "cpu-x86-64") -> Estuary_V1_JobAssign {
-        var spec = Estuary_V1_JobSpec()
-        spec.name = job
-        spec.tenant = "tenant-a"
-        spec.command = command
-        spec.acceleratorClass = acceleratorClass
-        spec.count = 1
-        spec.tasks = 1
-        spec.walltimeSeconds = 120
-        var assign = Estuary_V1_JobAssign()
-        assign.jobID = job
-        assign.attempt = 1
-        assign.spec = spec
-        return assign
-    }
-
-    private func updates(_ store: AgentStore, job: String) throws -> [Estuary_V1_JobUpdate] {
-        try store.outbox(after: 0, limit: 10_000).compactMap { entry in
-            if case .jobUpdate(let update) = entry.envelope.body, update.jobID == job { return update }
-            return nil
-        }
-    }
-
-    private func usage(_ store: AgentStore, job: String) throws -> [Estuary_V1_UsageRecord] {
-        try store.outbox(after: 0, limit: 10_000).flatMap { entry -> [Estuary_V1_UsageRecord] in
-            if case .usage(let batch) = entry.envelope.body { return batch.records.filter { $0.jobID == job } }
-            return []
-        }
     }
 
     private func unique(_ name: String) -> String { "\(name)-\(UUID().uuidString.prefix(8).lowercased())" }
@@ -117,7 +91,7 @@ struct SlurmDriverTests {
                 return await agent.activeJobs().isEmpty
             }
             #expect(done)
-            let states = try updates(agent.outbox, job: job).map(\.state)
+            let states = try outboxUpdates(agent.outbox, job: job).map(\.state)
             #expect(states == [.starting, .running, .succeeded])
             let record = try #require(try agent.outbox.job(JobID(rawValue: job), attempt: 1))
             let slurmID = try #require(record.slurmJobID)
@@ -125,7 +99,7 @@ struct SlurmDriverTests {
             let name = SlurmText.jobName(JobID(rawValue: job), attempt: 1)
             let sacct = try LocalSlurm.command(["sacct", "-c", "-P", "-n", "-X", "--format=JobID,Start,End,JobName", "-j", slurmID]).stdout
             let fields = try #require(sacct.split(whereSeparator: \.isNewline).map { $0.split(separator: "|") }.last { $0.last.map(String.init) == name })
-            let records = try usage(agent.outbox, job: job)
+            let records = try outboxUsage(agent.outbox, job: job)
             #expect(records.count == 1)
             #expect(records.first?.startedAtMs == Int64(fields[1])! * 1000)
             #expect(records.first?.endedAtMs == Int64(fields[2])! * 1000)
@@ -143,7 +117,7 @@ struct SlurmDriverTests {
             let job = unique("bad-gres")
             try await agent.assign(assignment(job, command: ["/bin/true"], acceleratorClass: "nvidia-a100"))
             try await agent.poll()
-            let last = try #require(try updates(agent.outbox, job: job).last)
+            let last = try #require(try outboxUpdates(agent.outbox, job: job).last)
             #expect(last.state == .rejected)
             #expect(last.message.contains("Slurm refused the job"), "\(last.message)")
             #expect(last.message.lowercased().contains("gres"), "\(last.message)")
@@ -179,7 +153,7 @@ struct SlurmDriverTests {
             let named = try LocalSlurm.command(["sacct", "-c", "-P", "-n", "-X", "--format=JobID,JobName"]).stdout
                 .split(whereSeparator: \.isNewline).filter { $0.hasSuffix("|" + name) }
             #expect(named.count == 1, "one Slurm job with the name: \(named)")
-            #expect(try usage(second.outbox, job: job).count == 1)
+            #expect(try outboxUsage(second.outbox, job: job).count == 1)
         }
     }
 

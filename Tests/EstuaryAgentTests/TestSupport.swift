@@ -1,5 +1,6 @@
 import EstuaryConfig
 import EstuaryModel
+import EstuaryWire
 import Foundation
 import Testing
 
@@ -70,4 +71,40 @@ func testProfile(pools: [PoolDefinition] = [PoolDefinition(acceleratorClass: "as
 
 func driverConfiguration() -> ProcessDriverConfiguration {
     ProcessDriverConfiguration(shimExecutable: agentExecutable(), killGrace: .milliseconds(300))
+}
+
+/// A JobAssign for `job` (attempt, units per task and walltime as given; one task).
+func testAssignment(
+    _ job: String, attempt: UInt32 = 1, command: [String], units: UInt32 = 2, walltime: UInt32 = 60,
+    acceleratorClass: String = "ascend-910b"
+) -> Estuary_V1_JobAssign {
+    var spec = Estuary_V1_JobSpec()
+    spec.name = job
+    spec.tenant = "tenant-a"
+    spec.command = command
+    spec.acceleratorClass = acceleratorClass
+    spec.count = units
+    spec.tasks = 1
+    spec.walltimeSeconds = walltime
+    var assign = Estuary_V1_JobAssign()
+    assign.jobID = job
+    assign.attempt = attempt
+    assign.spec = spec
+    return assign
+}
+
+/// Job updates in the outbox for `job`, in seq order.
+func outboxUpdates(_ store: AgentStore, job: String) throws -> [Estuary_V1_JobUpdate] {
+    try store.outbox(after: 0, limit: 10_000).compactMap { entry in
+        if case .jobUpdate(let update) = entry.envelope.body, update.jobID == job { return update }
+        return nil
+    }
+}
+
+/// Usage records in the outbox for `job`.
+func outboxUsage(_ store: AgentStore, job: String) throws -> [Estuary_V1_UsageRecord] {
+    try store.outbox(after: 0, limit: 10_000).flatMap { entry -> [Estuary_V1_UsageRecord] in
+        if case .usage(let batch) = entry.envelope.body { return batch.records.filter { $0.jobID == job } }
+        return []
+    }
 }

@@ -69,14 +69,8 @@ struct ProcessDriver: Sendable {
 
     /// The job's environment: a minimal base, the job's own variables, then Estuary's (which win).
     func environment(for record: JobRecord, siteID: SiteID, directory: String, simulatedPool: Bool) -> [String: String] {
-        var environment = ["PATH": configuration.jobPath, "HOME": directory, "LANG": "C.UTF-8"]
-        for (key, value) in record.spec.env { environment[key] = value }
-        environment["ESTUARY_JOB_ID"] = record.jobID.rawValue
-        environment["ESTUARY_SITE_ID"] = siteID.rawValue
-        environment["ESTUARY_ATTEMPT"] = String(record.attempt)
-        environment["ESTUARY_ACCELERATOR_CLASS"] = record.acceleratorClass
-        environment["ESTUARY_UNITS"] = String(record.units)
-        environment["ESTUARY_TASKS"] = String(max(record.spec.tasks, 1))
+        var environment = JobEnvironment.make(
+            record, siteID: siteID, base: ["PATH": configuration.jobPath, "HOME": directory, "LANG": "C.UTF-8"])
         if simulatedPool {
             environment["ESTUARY_SIMULATED_ACCELERATORS"] = "\(record.acceleratorClass):\(record.units)"
         }

@@ -76,14 +76,10 @@ struct SlurmDriver: Sendable {
         let script = "\(directory)/job.sbatch"
         do {
             try JobDirectoryIO.makeDirectories(directory)
-            var environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]
-            for (key, value) in record.spec.env { environment[key] = value }
-            environment["ESTUARY_JOB_ID"] = record.jobID.rawValue
-            environment["ESTUARY_SITE_ID"] = siteID.rawValue
-            environment["ESTUARY_ATTEMPT"] = String(record.attempt)
-            environment["ESTUARY_ACCELERATOR_CLASS"] = record.acceleratorClass
-            environment["ESTUARY_UNITS"] = String(record.units)
-            environment["ESTUARY_TASKS"] = String(max(record.spec.tasks, 1))
+            // HOME, USER and the rest are the submitting user's login environment, which Slurm
+            // loads for --export=NONE (SLURM_GET_USER_ENV); the script then sets these.
+            let environment = JobEnvironment.make(
+                record, siteID: siteID, base: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"])
             let text = SlurmText.batchScript(
                 command: record.spec.command, environment: environment, header: "Estuary job \(record.jobID.rawValue), attempt \(record.attempt)")
             try JobDirectoryIO.writeText(text, to: script, mode: 0o700)
