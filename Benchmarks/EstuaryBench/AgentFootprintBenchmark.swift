@@ -81,17 +81,7 @@ struct AgentFootprintBenchmark: AsyncParsableCommand {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
         let api = try APISubmitter(client: client, baseURL: "http://127.0.0.1:\(coordinator.apiPort)", runID: "", acceleratorClass: "", tokens: [coordinator.adminToken()])
         do {
-            let deadline = started + .seconds(60)
-            while true {
-                if agent.hasExited { throw BenchError.failed("estuary-agent exited before connecting:\n\(agent.logTail())") }
-                if let sites = try? await api.sites(), sites.sites.contains(where: { $0.site.id.rawValue == Self.siteID && $0.state == .connected }) {
-                    break
-                }
-                if ContinuousClock.now > deadline {
-                    throw BenchError.failed("the agent's site was not connected in GET /v1/sites within 60 s:\n\(agent.logTail())")
-                }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try await api.waitUntilConnected(site: Self.siteID, agent: agent)
             let connectSeconds = (ContinuousClock.now - started).seconds
             try await client.shutdown()
             try await Task.sleep(for: settle)

@@ -364,6 +364,22 @@ struct APISubmitter: Sendable {
         try JSONDecoder().decode(SiteListView.self, from: try await get("/v1/sites"))
     }
 
+    /// Waits until `GET /v1/sites` shows `site` connected; fails if `agent` exits first or
+    /// `timeout` passes.
+    func waitUntilConnected(site: String, agent: ChildProcess, timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if agent.hasExited { throw BenchError.failed("estuary-agent exited before connecting:\n\(agent.logTail())") }
+            if let sites = try? await sites(), sites.sites.contains(where: { $0.site.id.rawValue == site && $0.state == .connected }) {
+                return
+            }
+            if ContinuousClock.now > deadline {
+                throw BenchError.failed("site \(site) was not connected in GET /v1/sites within \(timeout):\n\(agent.logTail())")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     func connectedSites() async throws -> Int {
         try await sites().sites.filter { $0.state == .connected }.count
     }

@@ -104,15 +104,7 @@ struct SlurmBenchmark: AsyncParsableCommand {
             client: client, baseURL: "http://127.0.0.1:\(coordinator.apiPort)", runID: "slurm", acceleratorClass: "cpu-x86-64",
             tokens: [coordinator.adminToken()])
         api = try await api.withTokens(8)
-        let deadline = ContinuousClock.now + .seconds(60)
-        while true {
-            if agent.hasExited { throw BenchError.failed("estuary-agent exited before connecting:\n\(agent.logTail())") }
-            if let sites = try? await api.sites(), sites.sites.contains(where: { $0.site.id.rawValue == Self.siteID && $0.state == .connected }) {
-                break
-            }
-            if ContinuousClock.now > deadline { throw BenchError.failed("the Slurm site did not connect within 60 s:\n\(agent.logTail())") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await api.waitUntilConnected(site: Self.siteID, agent: agent)
 
         let started = ContinuousClock.now
         let submissions = try await api.submitAll(range: 0..<jobs, concurrency: 16)
