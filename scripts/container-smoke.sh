@@ -12,7 +12,8 @@
 #   4. SIGTERM to the coordinator while a job runs; the job's terminal report waits in the
 #      agent's outbox; SIGTERM to that agent (the outbox must survive it); both restart on their
 #      data directories and the report must arrive, with exactly one usage record;
-#   5. SIGTERM to everything: every process must exit 0.
+#   5. SIGTERM to an agent still retrying to enrol (or to connect) must stop it, with status 0;
+#   6. SIGTERM to everything: every process must exit 0.
 #
 #   scripts/container-smoke.sh
 #   ESTUARY_SMOKE_MODE=insecure scripts/container-smoke.sh   # cleartext, as Docker/compose.yaml
@@ -136,13 +137,13 @@ if [ -n "${ESTUARY_SMOKE_SKIP_BUILD:-}" ]; then
   # Same flags, so this only links/copies what is already built.
   Docker/build-static.sh "$bin" estuary-coordinator estuary-agent estuaryctl >"$logs/build.log" 2>&1 ||
     fail "build failed; see $logs/build.log"
+  grep '^build-static: .* needs:' "$logs/build.log" >&2
 else
   scripts/install-deps.sh
   Docker/build-static.sh "$bin" estuary-coordinator estuary-agent estuaryctl 2>&1 | tee "$logs/build.log" >&2 ||
     fail "build failed"
 fi
 build_seconds=$(($(date +%s) - build_began))
-grep '^build-static: .* needs:' "$logs/build.log" >&2
 install -m 0755 Docker/entrypoint.sh "$bin/estuary-entrypoint"
 install -m 0644 Agents/policy.example.toml "$etc/policy.toml"
 install -m 0644 Agents/dev/*.toml "$etc/"
@@ -303,6 +304,24 @@ echo "   job $job_b succeeded; outbox drained; one usage record" >&2
 for name in "${agents[@]}"; do
   wait_for 60 "$name to be healthy after the coordinator's restart" healthy "$name" agent_vars "$name"
 done
+
+step "SIGTERM an agent that cannot reach its coordinator yet"
+# A port nobody listens on (bound for a moment, then released).
+closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'never-issued\n' >"$etc/stranded.join-token"
+chmod 0600 "$etc/stranded.join-token"
+[ "$(id -u)" -eq 0 ] && chown 65534:65534 "$etc/stranded.join-token"
+stranded_vars() {
+  printf '%s\n' ESTUARY_PROFILE="$etc/guangzhou-cpu.toml" ESTUARY_DATA_DIR="$state/stranded" \
+    ESTUARY_COORDINATOR="127.0.0.1:$closed" "${insecure_vars[@]}"
+  if [ "$mode" = tls ]; then
+    printf '%s\n' ESTUARY_CA="$etc/ca.pem" ESTUARY_ENROLL_URL="https://127.0.0.1:$closed" \
+      ESTUARY_JOIN_TOKEN_FILE="$etc/stranded.join-token"
+  fi
+}
+start stranded stranded_vars
+wait_for 30 "the stranded agent to retry" grep -qE 'enrollment failed; retrying|session ended' "$logs/stranded.log"
+stop stranded
 
 step "SIGTERM everything; every process must exit 0"
 for name in "${agents[@]}"; do stop "$name"; done
