@@ -116,7 +116,7 @@ fi
 command -v curl >/dev/null || fail "curl is needed (the coordinator's health check uses it)"
 command -v python3 >/dev/null || fail "python3 is needed to read JSON and the agent's outbox"
 
-# container_command VAR=VALUE... -- COMMAND...: sets `command` to COMMAND run with a clean
+# container_command VAR=VALUE... -- COMMAND...: sets `argv` to COMMAND run with a clean
 # environment (no inherited ESTUARY_*), the images' PATH, as the images' user. Every link of
 # the chain (env, setpriv, the entrypoint) execs the next, so a background command's $! is the
 # program's own pid, as PID 1 is in a container.
@@ -124,11 +124,11 @@ container_command() {
   local vars=()
   while [ "$1" != -- ]; do vars+=("$1"); shift; done
   shift
-  command=(env -i PATH="$bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/nonexistent LANG=C.UTF-8 "${vars[@]}" "${run_as[@]}" "$@")
+  argv=(env -i PATH="$bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/nonexistent LANG=C.UTF-8 "${vars[@]}" "${run_as[@]}" "$@")
 }
 in_container() {
   container_command "$@"
-  "${command[@]}"
+  "${argv[@]}"
 }
 
 step "building static release binaries (Docker/build-static.sh)"
@@ -177,7 +177,7 @@ start() {
   shift
   mapfile -t vars < <("$@")
   container_command "${vars[@]}" -- estuary-entrypoint "$([ "$name" = coordinator ] && echo coordinator || echo agent)"
-  "${command[@]}" >>"$logs/$name.log" 2>&1 &
+  "${argv[@]}" >>"$logs/$name.log" 2>&1 &
   pids[$name]=$!
   wait_for 10 "$name's pid $! to become the program itself" is_program "$!"
 }
