@@ -32,7 +32,13 @@ public struct EstuaryAgentService: Service {
     public func run() async throws {
         try await supervisor.prepare()
         try await supervisor.recover()
-        try await enrollIfNeeded()
+        do {
+            // Enrollment retries until the coordinator answers; SIGTERM must still stop it.
+            try await cancelWhenGracefulShutdown { try await enrollIfNeeded() }
+        } catch is CancellationError {
+            logger.info("agent stopped before enrollment completed")
+            return
+        }
         logger.info(
             "agent started",
             metadata: [
