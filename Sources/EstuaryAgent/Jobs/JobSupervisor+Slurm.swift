@@ -105,7 +105,11 @@ extension JobSupervisor {
         var ended: [LogShipper.Key] = []
         for (key, record) in tracked.sorted(by: { $0.key.jobID < $1.key.jobID }) {
             guard let id = record.slurmJobID else { continue }
-            guard let row = rows[id], !SlurmText.terminalStates.contains(row.state) else {
+            // A row with our id but another name is not ours: a controller that lost its state
+            // numbers jobs from 1 again. Ours is then gone, and accounting decides.
+            guard let row = rows[id], row.name == SlurmText.jobName(key.jobID, attempt: key.attempt),
+                  !SlurmText.terminalStates.contains(row.state)
+            else {
                 ended.append(key)
                 continue
             }
