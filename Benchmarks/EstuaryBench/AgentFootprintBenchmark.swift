@@ -87,19 +87,8 @@ struct AgentFootprintBenchmark: AsyncParsableCommand {
             try await Task.sleep(for: settle)
 
             // One sample a second: RSS varies little when idle, CPU is the difference of the ends.
-            var samples: [ProcessSample] = []
             let coordinatorStart = ProcessSample.read(coordinator.pid)
-            let begin = ContinuousClock.now
-            var tick = 0
-            while true {
-                guard let sample = ProcessSample.read(agent.pid), !agent.hasExited else {
-                    throw BenchError.failed("estuary-agent exited while being sampled:\n\(agent.logTail())")
-                }
-                samples.append(sample)
-                if sample.at - begin >= window { break }
-                tick += 1
-                try await Task.sleep(until: begin + .seconds(tick), clock: .continuous)
-            }
+            let samples = try await ProcessSample.everySecond(of: agent, for: window, what: "being sampled")
             let coordinatorEnd = ProcessSample.read(coordinator.pid)
             let mappings = MappingBreakdown.read(agent.pid)
             let log = (try? String(contentsOfFile: agent.logPath, encoding: .utf8)) ?? ""

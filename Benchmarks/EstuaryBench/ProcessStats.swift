@@ -51,6 +51,22 @@ struct ProcessSample {
             at: now)
     }
 
+    /// Samples `pid` once a second for `window`, from now; throws when the process exits.
+    static func everySecond(of process: ChildProcess, for window: Duration, what: String) async throws -> [ProcessSample] {
+        var samples: [ProcessSample] = []
+        let begin = ContinuousClock.now
+        var tick = 0
+        while true {
+            guard let sample = ProcessSample.read(process.pid), !process.hasExited else {
+                throw BenchError.failed("\(process.name) exited while \(what):\n\(process.logTail())")
+            }
+            samples.append(sample)
+            if sample.at - begin >= window { return samples }
+            tick += 1
+            try await Task.sleep(until: begin + .seconds(tick), clock: .continuous)
+        }
+    }
+
     /// CPU used between two samples, in percent of one core.
     static func cpuPercent(from start: ProcessSample, to end: ProcessSample) -> Double {
         let wall = (end.at - start.at).seconds

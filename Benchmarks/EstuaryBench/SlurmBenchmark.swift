@@ -126,18 +126,7 @@ struct SlurmBenchmark: AsyncParsableCommand {
 
         // Tracking: every job pending in Slurm, the agent polls squeue every poll_interval.
         try await Task.sleep(for: .seconds(5))
-        var samples: [ProcessSample] = []
-        let begin = ContinuousClock.now
-        var tick = 0
-        while true {
-            guard let sample = ProcessSample.read(agent.pid), !agent.hasExited else {
-                throw BenchError.failed("estuary-agent exited while tracking:\n\(agent.logTail())")
-            }
-            samples.append(sample)
-            if sample.at - begin >= window { break }
-            tick += 1
-            try await Task.sleep(until: begin + .seconds(tick), clock: .continuous)
-        }
+        let samples = try await ProcessSample.everySecond(of: agent, for: window, what: "tracking its queued jobs")
         let log = (try? String(contentsOfFile: agent.logPath, encoding: .utf8)) ?? ""
         await agent.stop()
         return AgentRun(

@@ -166,14 +166,7 @@ struct SiteProfileTests {
 
     @Test("a Slurm profile: partitions and GRES per pool, counts left to sinfo, every [driver.slurm] key")
     func slurmProfile() throws {
-        let profile = try SiteProfile.parse("""
-            [site]
-            id = "gz"
-            display_name = "Guangzhou"
-            region = "guangzhou"
-            driver = "slurm"
-            [coordinator]
-            address = "127.0.0.1:7401"
+        let profile = try SiteProfile.parse(slurmSite + """
             [[pools]]
             class = "cpu-x86-64"
             partition = "cpu"
@@ -215,14 +208,7 @@ struct SiteProfileTests {
 
     @Test("Slurm settings are checked: partition required, GRES for accelerators, no simulation, no Slurm keys on a process site")
     func slurmProblems() {
-        let slurm = """
-            [site]
-            id = "gz"
-            display_name = "Guangzhou"
-            region = "guangzhou"
-            driver = "slurm"
-            [coordinator]
-            address = "127.0.0.1:7401"
+        let slurm = slurmSite + """
             [[pools]]
             class = "nvidia-a100"
             simulated = true
@@ -243,6 +229,18 @@ struct SiteProfileTests {
         let processSite = Set(problemsOf(variant("count = 16", with: "count = 16\npartition = \"cpu\"") + "\n[driver.slurm]\n").map(\.field))
         #expect(processSite == ["pools[1].partition", "driver.slurm"])
     }
+
+    /// The `[site]` and `[coordinator]` of a Slurm site, to which a test adds pools and settings.
+    private let slurmSite = """
+        [site]
+        id = "gz"
+        display_name = "Guangzhou"
+        region = "guangzhou"
+        driver = "slurm"
+        [coordinator]
+        address = "127.0.0.1:7401"
+
+        """
 
     private func problemsOf(_ text: String) -> [FieldError] {
         do {
