@@ -163,11 +163,8 @@ enum ToolOutput: Sendable, Hashable {
     case timedOut(Duration)
 }
 
-/// Runs one tool to completion or timeout, its output captured in temporary files.
-///
-/// The tool runs in its own process group so that a timeout kills whatever it started too (a
-/// shell script's children would otherwise keep running). Files rather than pipes: nothing can
-/// block on a full pipe, and a killed tool's grandchildren cannot hold a read open.
+/// Runs one tool to completion or timeout (``CommandRunner``: its own process group, killed
+/// with everything it started when it overruns) and reads the outcome as discovery needs it.
 enum ToolRunner {
     static func runIfGiven(_ program: String?, timeout: Duration) async -> ToolOutput? {
         guard let program else { return nil }
@@ -175,48 +172,19 @@ enum ToolRunner {
     }
 
     static func run(_ arguments: [String], timeout: Duration) async -> ToolOutput {
-        var template = Array("/tmp/estuary-discover-XXXXXX".utf8CString)
-        let directory = template.withUnsafeMutableBufferPointer { buffer in
-            mkdtemp(buffer.baseAddress!).map { String(cString: $0) }
-        }
-        guard let directory else { return .failed(status: "could not be started", output: "no temporary directory") }
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let stdoutPath = directory + "/stdout"
-        let stderrPath = directory + "/stderr"
-
         var environment = ProcessInfo.processInfo.environment
         environment["LC_ALL"] = "C"  // lscpu's keys are translated otherwise
-        let pid: pid_t
-        do throws(SpawnError) {
-            pid = try Spawner.spawn(
-                SpawnRequest(
-                    arguments: arguments, environment: environment.map { "\($0.key)=\($0.value)" }, newProcessGroup: true,
-                    stdoutPath: stdoutPath, stderrPath: stderrPath))
+        let result: CommandResult
+        do {
+            result = try await CommandRunner.run(arguments, environment: environment, timeout: timeout)
         } catch {
             if error.errno == ENOENT || error.errno == ENOTDIR { return .notFound }
-            return .failed(status: "could not be started", output: error.description)
+            return .failed(status: "could not be started", output: error.reason)
         }
-
-        let deadline = ContinuousClock.now + timeout
-        var status: Int32 = 0
-        while true {
-            let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid { break }
-            if reaped < 0, errno != EINTR { return .failed(status: "was lost", output: String(cString: strerror(errno))) }
-            if ContinuousClock.now >= deadline || Task.isCancelled {
-                kill(-pid, SIGKILL)
-                while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-                return .timedOut(timeout)
-            }
-            try? await Task.sleep(for: .milliseconds(10))
+        switch result.ending {
+        case .exited(0): return .output(result.stdout)
+        case .timedOut(let limit): return .timedOut(limit)
+        default: return .failed(status: "\(result.ending)", output: String(result.firstErrorLine.prefix(300)))
         }
-
-        let stdout = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
-        let signal = status & 0x7f
-        let code = (status >> 8) & 0xff
-        if signal == 0, code == 0 { return .output(stdout) }
-        let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-        let firstLine = (stderr.isEmpty ? stdout : stderr).split(separator: "\n").first.map { String($0.prefix(300)) } ?? ""
-        return .failed(status: signal == 0 ? "exited with code \(code)" : "was killed by signal \(signal)", output: firstLine)
     }
 }

@@ -39,6 +39,8 @@ public struct CommandResult: Sendable, Hashable {
 public struct CommandError: Error, Sendable, Hashable, CustomStringConvertible {
     public var program: String
     public var reason: String
+    /// The errno of a failed start (`ENOENT`: no such program), if that is what failed.
+    public var errno: Int32?
     public var description: String { "cannot run \(program): \(reason)" }
 }
 
@@ -87,7 +89,7 @@ public enum CommandRunner {
                             newProcessGroup: true, stdoutFD: outPipe[1], stderrFD: errPipe[1])))
             } catch {
                 for fd in outPipe + errPipe { close(fd) }
-                return .failure(CommandError(program: program, reason: String(cString: strerror(error.errno))))
+                return .failure(CommandError(program: program, reason: String(cString: strerror(error.errno)), errno: error.errno))
             }
         }
         let pid = try spawned.get()
