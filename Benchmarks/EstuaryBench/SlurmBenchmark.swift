@@ -156,6 +156,7 @@ struct SlurmBenchmark: AsyncParsableCommand {
 
         [driver.slurm]
         accounting = "jobcomp"
+        capacity = "pool"                # every job goes to Slurm's queue, however busy the node
         poll_interval = "\(pollInterval)"
         unrunnable_grace = "24h"
 

@@ -158,7 +158,19 @@ public struct SlurmDriverSettings: Sendable, Hashable {
         case slurmdbd, jobcomp
     }
 
+    /// What the agent reports as a pool's free units.
+    public enum Capacity: String, Sendable, Hashable, CaseIterable {
+        /// What Estuary's jobs leave, but no more than `sinfo` says is idle: on a shared cluster
+        /// the coordinator keeps its jobs until they can start, and routes them elsewhere.
+        case idle
+        /// What Estuary's jobs leave of the pool: jobs are sent even when the cluster is busy
+        /// and wait in Slurm's queue (a partition reserved for the federation, or a site that
+        /// wants Slurm's backfill to order them).
+        case pool
+    }
+
     public var accounting: Accounting = .slurmdbd
+    public var capacity: Capacity = .idle
     /// Directory holding `sbatch`, `squeue`, `sacct`, `scancel` and `sinfo`; nil = `PATH`.
     public var binDirectory: String?
     /// Where job directories (batch script, `stdout`, `stderr`) are made; must be visible at the

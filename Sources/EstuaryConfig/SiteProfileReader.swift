@@ -28,7 +28,7 @@ struct SiteProfileReader: TOMLDocumentReader {
     private static let driverKeys: Set<String> = ["process", "slurm"]
     private static let processKeys: Set<String> = ["max_concurrent_jobs", "kill_grace"]
     private static let slurmKeys: Set<String> = [
-        "accounting", "bin_dir", "work_dir", "account", "qos", "poll_interval", "command_timeout", "unrunnable_grace",
+        "accounting", "capacity", "bin_dir", "work_dir", "account", "qos", "poll_interval", "command_timeout", "unrunnable_grace",
         "accounting_grace", "max_concurrent_jobs",
     ]
 
@@ -232,6 +232,13 @@ struct SiteProfileReader: TOMLDocumentReader {
                 settings.accounting = parsed
             } else {
                 problem("driver.slurm.accounting", "must be \"slurmdbd\" (sacct) or \"jobcomp\" (sacct -c, the text job-completion log)")
+            }
+        }
+        if let capacity = string(table, "capacity", path: "driver.slurm.capacity", required: false) {
+            if let parsed = SlurmDriverSettings.Capacity(rawValue: capacity) {
+                settings.capacity = parsed
+            } else {
+                problem("driver.slurm.capacity", "must be \"idle\" (no more than sinfo says is idle) or \"pool\" (jobs may wait in Slurm's queue)")
             }
         }
         for (key, keyPath) in [("bin_dir", \SlurmDriverSettings.binDirectory), ("work_dir", \.workDirectory)] {

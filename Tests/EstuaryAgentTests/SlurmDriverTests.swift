@@ -71,6 +71,11 @@ struct SlurmDriverTests {
             let busy = try JobSupervisor(profile: profile(), dataDirectory: directory + "/c", driver: driverConfiguration(), logger: Logger(label: "test"))
             try await busy.prepare()
             #expect(await busy.capacityReport().pools.first?.free == 0)
+            var queueing = profile()
+            queueing.slurmDriver.capacity = .pool
+            let pool = try JobSupervisor(profile: queueing, dataDirectory: directory + "/d", driver: driverConfiguration(), logger: Logger(label: "test"))
+            try await pool.prepare()
+            #expect(await pool.capacityReport().pools.first?.free == UInt32(expected), "capacity = \"pool\": jobs may wait in Slurm's queue")
             #expect(await busy.currentPools().first?.count == expected, "the pool's size does not shrink")
 
             let missing = try JobSupervisor(

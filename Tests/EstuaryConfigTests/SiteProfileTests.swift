@@ -177,6 +177,7 @@ struct SiteProfileTests {
             count = 16
             [driver.slurm]
             accounting = "jobcomp"
+            capacity = "pool"
             bin_dir = "/opt/slurm/bin"
             work_dir = "/lustre/estuary"
             account = "fed"
@@ -194,6 +195,7 @@ struct SiteProfileTests {
         ])
         var expected = SlurmDriverSettings()
         expected.accounting = .jobcomp
+        expected.capacity = .pool
         expected.binDirectory = "/opt/slurm/bin"
         expected.workDirectory = "/lustre/estuary"
         expected.account = "fed"
@@ -215,13 +217,14 @@ struct SiteProfileTests {
             gres = "gpu:a100:8"
             [driver.slurm]
             accounting = "mysql"
+            capacity = "all"
             work_dir = "relative/path"
             poll_interval = "0s"
             account = "a b"
             """
         let problems = Set(problemsOf(slurm).map(\.field))
         #expect(problems == [
-            "pools[0].partition", "pools[0].simulated", "pools[0].gres", "driver.slurm.accounting", "driver.slurm.work_dir",
+            "pools[0].partition", "pools[0].simulated", "pools[0].gres", "driver.slurm.accounting", "driver.slurm.capacity", "driver.slurm.work_dir",
             "driver.slurm.poll_interval", "driver.slurm.account",
         ])
         let noGRES = slurm.replacing("gres = \"gpu:a100:8\"", with: "partition = \"gpu\"").replacing("simulated = true", with: "")

@@ -131,6 +131,7 @@ extension JobSupervisor {
     /// Asks `sinfo` what each pool's partition has free, every `capacityRefreshInterval` (or
     /// `poll_interval`, if longer). A failure keeps the last answer.
     private func refreshIdleUnits(_ slurm: SlurmDriver) async {
+        guard slurm.settings.capacity == .idle else { return }
         let interval = max(Self.capacityRefreshInterval, slurm.settings.pollInterval)
         if let last = slurmJobs.lastCapacityRefresh, ContinuousClock.now - last < interval { return }
         slurmJobs.lastCapacityRefresh = .now
@@ -143,12 +144,13 @@ extension JobSupervisor {
         }
     }
 
-    /// Free units as reported to the coordinator: what Estuary's own jobs leave, and no more
-    /// than the cluster has idle (other users' jobs hold units too). Admission itself counts
-    /// Estuary's jobs only: a job sent when the cluster just filled waits in Slurm's queue.
+    /// Free units as reported to the coordinator: what Estuary's own jobs leave and, with
+    /// `capacity = "idle"` (the default), no more than the cluster has idle (other users' jobs
+    /// hold units too). Admission itself counts Estuary's jobs only: a job sent when the cluster
+    /// just filled waits in Slurm's queue.
     func reportedFreeUnits(of pool: PoolDefinition) -> Int {
         let own = freeUnits(of: pool)
-        guard slurm != nil, let idle = slurmJobs.idle[pool.acceleratorClass.rawValue] else { return own }
+        guard let slurm, slurm.settings.capacity == .idle, let idle = slurmJobs.idle[pool.acceleratorClass.rawValue] else { return own }
         return min(own, idle)
     }
 
