@@ -167,10 +167,17 @@ struct SlurmTextTests {
 
     @Test("a command that outlives its time limit is killed with its process group; a missing program is a typed error")
     func commandTimeout() async throws {
-        let started = ContinuousClock.now
-        let result = try await CommandRunner.run(["/bin/sh", "-c", "sleep 30 & sleep 30"], environment: ["PATH": "/usr/bin:/bin"], timeout: .milliseconds(300))
-        #expect(result.ending == .timedOut(.milliseconds(300)))
-        #expect(ContinuousClock.now - started < .seconds(20))
+        try await withTemporaryDirectory { directory in
+            // The shell records its pid (the group's leader) before starting two sleeps.
+            let pidFile = directory + "/pid"
+            let result = try await CommandRunner.run(
+                ["/bin/sh", "-c", "echo $$ > \(pidFile); sleep 30 & sleep 30"], environment: ["PATH": "/usr/bin:/bin"],
+                timeout: .milliseconds(300))
+            #expect(result.ending == .timedOut(.milliseconds(300)))
+            let group = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            let gone = await eventually(timeout: .seconds(5)) { processes(inGroup: group).isEmpty }
+            #expect(gone, "the shell and both sleeps were killed: \(processes(inGroup: group))")
+        }
         let missing = await #expect(throws: CommandError.self) {
             _ = try await CommandRunner.run(["/nonexistent/sbatch"], environment: [:], timeout: .seconds(1))
         }
