@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "EstuarySimulation", dependencies: ["EstuaryScheduler", "EstuaryModel", "EstuaryConfig"]),
         // Money: rating, double-entry postings, vouchers, settlement. Pure, like the scheduler.
         .target(name: "EstuaryLedger", dependencies: ["EstuaryModel"]),
+        // Membership (SWIM + Lifeguard), capacity anti-entropy, Vivaldi, and a seeded simulator.
+        .target(name: "EstuaryGossip", dependencies: ["EstuaryModel"]),
 
         // MARK: wire and configuration
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -146,7 +148,7 @@ let package = Package(
             name: "estuary-bench",
             dependencies: [
                 "EstuaryModel", "EstuaryWire", "EstuaryTransport", "EstuaryConfig", "EstuaryTrust", "EstuaryScheduler",
-                "EstuarySimulation", "EstuaryCoordinator", "EstuaryStore", "EstuaryLedger",
+                "EstuarySimulation", "EstuaryCoordinator", "EstuaryStore", "EstuaryLedger", "EstuaryGossip",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -160,6 +162,7 @@ let package = Package(
         .testTarget(name: "EstuaryModelTests", dependencies: ["EstuaryModel"]),
         .testTarget(name: "EstuarySchedulerTests", dependencies: ["EstuaryScheduler", "EstuarySimulation", "EstuaryModel"]),
         .testTarget(name: "EstuaryLedgerTests", dependencies: ["EstuaryLedger", "EstuaryModel"]),
+        .testTarget(name: "EstuaryGossipTests", dependencies: ["EstuaryGossip", "EstuaryModel"]),
         .testTarget(
             name: "EstuaryWireTests",
             dependencies: ["EstuaryWire", .product(name: "NIOCore", package: "swift-nio")]
