@@ -109,7 +109,7 @@ struct GossipSerfBenchmark: AsyncParsableCommand {
                 failures.append((system, "\(error)"))
             }
         }
-        print(GossipReport(members: members, trials: trials, timing: timing, results: results, failures: failures).markdown)
+        print(GossipReport(members: members, trials: trials, timing: timing, results: results, failures: failures).markdown, terminator: "")
         if !failures.isEmpty { throw ExitCode(1) }
     }
 
