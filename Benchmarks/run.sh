@@ -2,7 +2,7 @@
 # Builds the release binaries, runs Estuary's benchmarks and rewrites their sections of
 # BENCHMARKS.md (other sections and any text outside the marked blocks are kept).
 #
-#   Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|all] ...
+#   Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|gossip-serf|all] ...
 #
 # Parameters come from the environment (defaults in brackets):
 #   SESSIONS_AGENTS [1000,2500,5000,10000]  SESSIONS_DURATION [30s]  SESSIONS_WARMUP [5s]
@@ -17,6 +17,8 @@
 #   LEDGER_RECORDS [1000000]  LEDGER_CONCURRENCY [16]  LEDGER_BATCH [256]  LEDGER_BASELINE_RECORDS [5000]
 #   LEDGER_STORE_JOBS_RECORDS [200000]  (records posted with jobs read from the store, as after a restart)
 #   SETTLE_POSTINGS [10000000]
+#   GOSSIP_MEMBERS [50]  GOSSIP_TRIALS [5]  GOSSIP_WINDOW [60s]  GOSSIP_SETTLE [10s]
+#   GOSSIP_SYSTEMS [serf,estuary]  (needs root; installs the Debian packages serf and nftables if missing)
 #   BENCH_WORK_ROOT  directory for the coordinators' data directories [$TMPDIR or /tmp]
 #   BENCH_NO_BUILD=1 skip `swift build` (use the release binaries already built)
 #   BENCH_SCRATCH_PATH  build in (and run the binaries from) this directory instead of .build
@@ -26,15 +28,15 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 usage() {
-    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|all] ..." >&2
+    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|gossip-serf|all] ..." >&2
     exit 2
 }
 
 selected=()
 for arg in "${@:-all}"; do
     case "$arg" in
-    all) selected+=(codec sessions jobs placement agent-footprint slurm tls scheduler replay ledger settlement) ;;
-    codec | sessions | jobs | placement | agent-footprint | slurm | tls | scheduler | replay | ledger | settlement) selected+=("$arg") ;;
+    all) selected+=(codec sessions jobs placement agent-footprint slurm tls scheduler replay ledger settlement gossip-serf) ;;
+    codec | sessions | jobs | placement | agent-footprint | slurm | tls | scheduler | replay | ledger | settlement | gossip-serf) selected+=("$arg") ;;
     -h | --help) usage ;;
     *) echo "run.sh: unknown benchmark '$arg'" >&2; usage ;;
     esac
@@ -45,8 +47,22 @@ for name in "${selected[@]}"; do
     case "$name" in
     sessions | jobs | placement) needs_products+=(estuary-coordinator) ;;
     agent-footprint | slurm) needs_products+=(estuary-coordinator estuary-agent) ;;
+    gossip-serf) [[ "${GOSSIP_SYSTEMS:-serf,estuary}" == *estuary* ]] && needs_products+=(estuary-coordinator) ;;
     esac
 done
+
+# --- gossip-serf compares with HashiCorp Serf and counts bytes with nftables (Debian packages) --
+gossip_selected=0
+for name in "${selected[@]}"; do [[ "$name" == gossip-serf ]] && gossip_selected=1; done
+if [[ "$gossip_selected" == 1 ]]; then
+    missing=()
+    command -v serf >/dev/null || missing+=(serf)
+    command -v nft >/dev/null || missing+=(nftables)
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        echo "run.sh: installing ${missing[*]} for gossip-serf" >&2
+        apt-get install -y "${missing[@]}" >&2 || { apt-get update >&2 && apt-get install -y "${missing[@]}" >&2; }
+    fi
+fi
 
 # --- build (release) ---------------------------------------------------------------------
 scratch=()
@@ -81,8 +97,9 @@ stop_children() {
     local pid left=()
     while read -r pid; do
         [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || continue
-        # Only our own children: the pid must still be an estuary binary (pids are reused).
-        if tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'estuary-'; then
+        # Only our own children: the pid must still be an estuary binary or a Serf agent of
+        # gossip-serf (pids are reused).
+        if tr '\0' ' ' <"/proc/$pid/cmdline" | grep -Eq 'estuary-|serf agent '; then
             kill -TERM "$pid" 2>/dev/null && left+=("$pid")
         fi
     done <"$pids_file"
@@ -94,6 +111,10 @@ stop_children() {
         sleep 0.1
     done
     for pid in "${left[@]+"${left[@]}"}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    # gossip-serf's byte counters, if estuary-bench died before removing them.
+    if [[ "$gossip_selected" == 1 ]] && command -v nft >/dev/null; then
+        nft delete table inet estuary_bench_gossip 2>/dev/null || true
+    fi
     rm -f "$pids_file"
     rm -rf "$out_dir"
 }
@@ -132,6 +153,10 @@ command_for() {
         echo "$bin/estuary-bench settlement --postings ${SETTLE_POSTINGS:-10000000}$work" ;;
     slurm)
         echo "$bin/estuary-bench slurm --coordinator-bin $bin/estuary-coordinator --agent-bin $bin/estuary-agent --jobs ${SLURM_JOBS:-1000} --poll-interval ${SLURM_POLL:-5s} --duration ${SLURM_DURATION:-60s}$work" ;;
+    gossip-serf)
+        local coordinator=""
+        [[ "${GOSSIP_SYSTEMS:-serf,estuary}" == *estuary* ]] && coordinator=" --coordinator-bin $bin/estuary-coordinator"
+        echo "$bin/estuary-bench gossip-serf --members ${GOSSIP_MEMBERS:-50} --trials ${GOSSIP_TRIALS:-5} --window ${GOSSIP_WINDOW:-60s} --settle ${GOSSIP_SETTLE:-10s} --systems ${GOSSIP_SYSTEMS:-serf,estuary}$coordinator$work" ;;
     agent-footprint)
         echo "$bin/estuary-bench agent-footprint --coordinator-bin $bin/estuary-coordinator --agent-bin $bin/estuary-agent --duration ${FOOTPRINT_DURATION:-60s}$work" ;;
     esac

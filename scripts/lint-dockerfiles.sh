@@ -32,7 +32,7 @@ export PATH="$venv/bin:$PATH"
 status=0
 hadolint --failure-threshold info Docker/Dockerfile.coordinator Docker/Dockerfile.agent || status=1
 shellcheck --external-sources Docker/entrypoint.sh Docker/build-static.sh \
-  scripts/container-smoke.sh scripts/lint-dockerfiles.sh || status=1
+  scripts/container-smoke.sh scripts/lint-dockerfiles.sh scripts/netns-mesh.sh || status=1
 # compose-spec does not follow YAML merge keys (<<), so compose.yaml spells each service out.
 "$venv/bin/python" - Docker/compose.yaml <<'PY' || status=1
 import os, sys

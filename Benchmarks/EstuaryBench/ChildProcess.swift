@@ -20,8 +20,10 @@ final class ChildProcess: Sendable {
         self.logPath = logPath
     }
 
+    /// `outputDescriptor`, when given, becomes the child's stdout and stderr instead of
+    /// `logPath` (a pipe the benchmark reads, to timestamp lines as they come).
     static func spawn(
-        _ executable: String, arguments: [String], logPath: String, reaper: ChildReaper
+        _ executable: String, arguments: [String], logPath: String, reaper: ChildReaper, outputDescriptor: Int32? = nil
     ) throws(BenchError) -> ChildProcess {
         guard access(executable, X_OK) == 0 else {
             throw BenchError.setup("\(executable) is not an executable file; build it first (Benchmarks/run.sh builds release binaries)")
@@ -30,7 +32,11 @@ final class ChildProcess: Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        if let outputDescriptor {
+            posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        }
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
 
         var attributes = posix_spawnattr_t()
@@ -135,6 +141,7 @@ final class ChildReaper: Sendable {
             source.setEventHandler {
                 FileHandle.standardError.write(Data("estuary-bench: interrupted; stopping child processes\n".utf8))
                 children.stopAllNow()
+                children.runCleanups()
                 exit(130)
             }
             source.resume()
@@ -157,12 +164,24 @@ final class ChildReaper: Sendable {
     }
 
     func stopAll() async { await children.stopAll() }
+
+    /// Runs `action` if the benchmark is interrupted (after the children are stopped), for
+    /// state outside the process such as firewall rules; the benchmark undoes it itself on a
+    /// normal end.
+    func onInterrupt(_ action: @escaping @Sendable () -> Void) { children.addCleanup(action) }
 }
 
 private final class ChildList: Sendable {
     private let children = Mutex<[ChildProcess]>([])
+    private let cleanups = Mutex<[@Sendable () -> Void]>([])
 
     func add(_ child: ChildProcess) { children.withLock { $0.append(child) } }
+
+    func addCleanup(_ action: @escaping @Sendable () -> Void) { cleanups.withLock { $0.append(action) } }
+
+    func runCleanups() {
+        for action in cleanups.withLock({ $0 }) { action() }
+    }
 
     func stopAllNow() {
         for child in children.withLock({ $0 }).reversed() { child.stopNow(grace: .seconds(5)) }
