@@ -97,7 +97,7 @@ let package = Package(
             name: "EstuaryCoordinator",
             dependencies: [
                 "EstuaryModel", "EstuaryWire", "EstuaryConfig", "EstuaryTransport", "EstuaryStore", "EstuaryTrust",
-                "EstuaryScheduler", "EstuaryLedger",
+                "EstuaryScheduler", "EstuaryLedger", "EstuaryGossip",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -119,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "estuary-coordinator",
             dependencies: [
-                "EstuaryCoordinator", "EstuaryModel", "EstuaryConfig", "EstuaryScheduler", "EstuaryLedger",
+                "EstuaryCoordinator", "EstuaryModel", "EstuaryConfig", "EstuaryScheduler", "EstuaryLedger", "EstuaryGossip",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
