@@ -121,6 +121,8 @@ public struct GossipNode: Sendable {
 
     /// The latest time at which `tick` must be called next.
     public var nextWakeupMs: Int64 {
+        // Every deadline below moves past `now` when `tick(now:)` handles it, so a shell that
+        // sleeps until this time never spins.
         var t = nextProbeAt
         if let probe {
             t = min(t, probe.indirectSent ? probe.deadline : probe.indirectAt)
@@ -190,6 +192,7 @@ public struct GossipNode: Sendable {
         guard !leaving else { return [] }
         leaving = true
         probe = nil
+        nextProbeAt = .max
         suspicions.removeAll()
         let update = GossipMessage.Update.left(id: id, incarnation: incarnation)
         broadcasts.removeAll()
