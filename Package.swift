@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "EstuarySimulation", dependencies: ["EstuaryScheduler", "EstuaryModel", "EstuaryConfig"]),
         // Money: rating, double-entry postings, vouchers, settlement. Pure, like the scheduler.
         .target(name: "EstuaryLedger", dependencies: ["EstuaryModel"]),
+        // Membership (SWIM + Lifeguard), capacity anti-entropy, Vivaldi, and a seeded simulator.
+        .target(name: "EstuaryGossip", dependencies: ["EstuaryModel"]),
 
         // MARK: wire and configuration
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -95,7 +97,7 @@ let package = Package(
             name: "EstuaryCoordinator",
             dependencies: [
                 "EstuaryModel", "EstuaryWire", "EstuaryConfig", "EstuaryTransport", "EstuaryStore", "EstuaryTrust",
-                "EstuaryScheduler", "EstuaryLedger",
+                "EstuaryScheduler", "EstuaryLedger", "EstuaryGossip",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -117,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "estuary-coordinator",
             dependencies: [
-                "EstuaryCoordinator", "EstuaryModel", "EstuaryConfig", "EstuaryScheduler", "EstuaryLedger",
+                "EstuaryCoordinator", "EstuaryModel", "EstuaryConfig", "EstuaryScheduler", "EstuaryLedger", "EstuaryGossip",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -146,7 +148,7 @@ let package = Package(
             name: "estuary-bench",
             dependencies: [
                 "EstuaryModel", "EstuaryWire", "EstuaryTransport", "EstuaryConfig", "EstuaryTrust", "EstuaryScheduler",
-                "EstuarySimulation", "EstuaryCoordinator", "EstuaryStore", "EstuaryLedger",
+                "EstuarySimulation", "EstuaryCoordinator", "EstuaryStore", "EstuaryLedger", "EstuaryGossip",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -161,6 +163,7 @@ let package = Package(
         .testTarget(name: "EstuaryModelTests", dependencies: ["EstuaryModel"]),
         .testTarget(name: "EstuarySchedulerTests", dependencies: ["EstuaryScheduler", "EstuarySimulation", "EstuaryModel"]),
         .testTarget(name: "EstuaryLedgerTests", dependencies: ["EstuaryLedger", "EstuaryModel"]),
+        .testTarget(name: "EstuaryGossipTests", dependencies: ["EstuaryGossip", "EstuaryModel"]),
         .testTarget(
             name: "EstuaryWireTests",
             dependencies: ["EstuaryWire", .product(name: "NIOCore", package: "swift-nio")]

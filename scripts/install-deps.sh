@@ -11,6 +11,8 @@ packages=(
   python3          # tests' helpers
   python3-venv     # scripts/schemathesis.sh makes a virtualenv for schemathesis
   openssl          # openssl s_client: an independent TLS peer in the trust tests
+  iproute2         # ip netns: the coordinator-mesh partition test (scripts/netns-mesh.sh)
+  nftables         # nft: partitions and packet loss inside those namespaces
 )
 missing=()
 for p in "${packages[@]}"; do

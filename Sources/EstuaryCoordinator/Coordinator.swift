@@ -72,6 +72,13 @@ public enum Coordinator {
         try writePortFile(configuration.dataDirectory, "mesh.port", server.localPort)
         logger.info("mesh listening", metadata: ["address": "\(configuration.mesh.host):\(server.localPort)"])
 
+        let gossip = configuration.gossip.map { settings in
+            MeshGossip(
+                id: configuration.coordinatorID, address: settings.advertise ?? Self.address(configuration.mesh.host, server.localPort),
+                settings: settings, peers: MeshPeers(template: peerClientConfiguration(trust: trust)), core: core,
+                logger: logger)
+        }
+
         let shuttingDown = AtomicBox<Bool>(false)
         let handler = SessionHandler(
             core: core, logs: logs, configuration: configuration, shuttingDown: shuttingDown, trust: trust,
@@ -106,8 +113,10 @@ public enum Coordinator {
                     caller: Caller(actor: request.peer.map { "\($0.identity.role.rawValue):\($0.identity.id)" } ?? "anonymous", role: request.peer?.identity.role.rawValue ?? "none", source: request.remoteAddress),
                     action: "session.refused", target: "site:\(request.siteHeader ?? "-")", outcome: .denied, detail: reason))
             },
+            gossip: gossip,
             logger: logger)
-        let backend = LiveBackend(core: core, store: store, logs: logs, meshBound: meshBound, trust: trustService)
+        var backend = LiveBackend(core: core, store: store, logs: logs, meshBound: meshBound, trust: trustService)
+        backend.gossip = gossip
         let apiConfiguration = APIConfiguration(host: configuration.apiHost, port: configuration.apiPort, tls: apiTLS)
         let apiProblems = apiConfiguration.validate()
         guard apiProblems.isEmpty else { throw ConfigurationError(problems: apiProblems) }
@@ -126,11 +135,31 @@ public enum Coordinator {
                     .init(service: MeshService(server: server, handler: handler, core: core, shuttingDown: shuttingDown)),
                     .init(service: CoreLoops(core: core)),
                     .init(service: api),
-                ],
+                    // Last, so that on shutdown it leaves the mesh first, while everything else still runs.
+                ] + (gossip.map { [.init(service: GossipService(gossip: $0))] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
         logger.info("coordinator stopped")
+    }
+
+    /// `host:port`, with brackets around an IPv6 literal.
+    static func address(_ host: String, _ port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// How this coordinator dials other coordinators: its own coordinator certificate as the
+    /// client certificate, and a coordinator certificate required of the peer.
+    static func peerClientConfiguration(trust: MeshTrust?) -> MeshClientConfiguration {
+        var configuration = MeshClientConfiguration(host: "", port: 0)
+        configuration.connectTimeout = .seconds(2)
+        configuration.requestTimeout = .seconds(3)
+        configuration.tls = trust.map {
+            MeshClientTLS(
+                trustedCAPEM: $0.caPEM, certificateChainPEM: $0.serverCertificate.certificatePEM, privateKeyPEM: $0.serverKeyPEM,
+                requiredServerRole: .coordinator)
+        }
+        return configuration
     }
 
     static func writePortFile(_ directory: String, _ name: String, _ port: Int) throws {
@@ -174,6 +203,21 @@ struct MeshService: Service {
             }
             // Either the listener failed (rethrown here) or shutdown began: stop the other.
             try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// Gossip as a service: joins and ticks until shutdown begins, then announces that this
+/// coordinator leaves.
+struct GossipService: Service {
+    let gossip: MeshGossip
+
+    func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await gossip.run() }
+            try? await gracefulShutdown()
+            await gossip.leave()
             group.cancelAll()
         }
     }

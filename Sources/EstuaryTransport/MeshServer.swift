@@ -210,7 +210,7 @@ public final class MeshServer: Sendable {
                 let request = SessionRequest(headers: headers, remoteAddress: remote, peer: peer)
                 if Self.isUnary(headers) {
                     try await Self.serveUnary(
-                        request, endStream: opening.endStream, frames: &frames, outbound: outbound, handler: handler)
+                        request, endStream: opening.endStream, connection: connection, frames: &frames, outbound: outbound, handler: handler)
                     return
                 }
                 var refusal = Self.checkShape(headers)

@@ -1,4 +1,5 @@
 import EstuaryWire
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
@@ -10,11 +11,15 @@ public struct UnaryResponse: Sendable, Hashable {
     public var status: Int
     public var headers: [String: String]
     public var body: [UInt8]
+    /// Set by a handler that authenticated a long-lived peer (a coordinator gossiping): the
+    /// connection is then exempt from the session-handshake deadline, like an established session.
+    public var establishesConnection: Bool
 
-    public init(status: Int, headers: [String: String] = [:], body: [UInt8] = []) {
+    public init(status: Int, headers: [String: String] = [:], body: [UInt8] = [], establishesConnection: Bool = false) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.establishesConnection = establishesConnection
     }
 }
 
@@ -35,7 +40,7 @@ extension MeshServer {
 
     /// Collects the body (413 beyond the limit), asks the handler, writes its answer.
     static func serveUnary(
-        _ request: SessionRequest, endStream: Bool,
+        _ request: SessionRequest, endStream: Bool, connection: any Channel,
         frames: inout NIOAsyncChannelInboundStream<HTTP2Frame.FramePayload>.AsyncIterator,
         outbound: NIOAsyncChannelOutboundWriter<HTTP2Frame.FramePayload>,
         handler: some MeshSessionHandler
@@ -66,7 +71,11 @@ extension MeshServer {
                 continue
             }
         }
-        try await write(await handler.unary(request, body: body), to: outbound)
+        let response = await handler.unary(request, body: body)
+        if response.establishesConnection && (200..<300).contains(response.status) {
+            connection.pipeline.removeHandler(name: HandshakeDeadlineHandler.name, promise: nil)
+        }
+        try await write(response, to: outbound)
     }
 
     static func write(_ response: UnaryResponse, to outbound: NIOAsyncChannelOutboundWriter<HTTP2Frame.FramePayload>) async throws {
@@ -89,8 +98,8 @@ extension MeshServer {
 extension MeshClient {
     /// One HTTP/2 request on a fresh connection (h2c or TLS as configured), for enrollment
     /// (the API port, server-authenticated TLS) and renewal (the mesh port, mutual TLS).
-    /// Request and response bodies are limited to `MeshServer.unaryBodyLimit`; the whole
-    /// exchange to `configuration.requestTimeout`. The connection is closed afterwards.
+    /// Request and response bodies are limited to `MeshServer.unaryBodyLimit`; connecting to
+    /// `connectTimeout`, the exchange to `requestTimeout`. The connection is closed afterwards.
     public static func request(
         configuration: MeshClientConfiguration,
         method: String = "POST",
@@ -99,21 +108,40 @@ extension MeshClient {
         body: [UInt8],
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> UnaryResponse {
+        guard body.count <= MeshServer.unaryBodyLimit else { throw TransportError.bodyTooLarge(limit: MeshServer.unaryBodyLimit) }
+        let connection = try await connect(configuration: configuration, group: group)
+        defer { connection.channel.close(promise: nil) }
+        return try await exchange(
+            on: connection, configuration: configuration, method: method, path: path, headers: extra, body: body,
+            timeout: configuration.requestTimeout, closeConnectionOnTimeout: true)
+    }
+
+    /// One request on a new stream of an open connection. On timeout the stream is reset, and
+    /// with `closeConnectionOnTimeout` the whole connection closed.
+    static func exchange(
+        on connection: Connection, configuration: MeshClientConfiguration, method: String, path: String,
+        headers extra: [(String, String)], body: [UInt8], timeout: TimeAmount, closeConnectionOnTimeout: Bool
+    ) async throws -> UnaryResponse {
         let limit = MeshServer.unaryBodyLimit
         guard body.count <= limit else { throw TransportError.bodyTooLarge(limit: limit) }
-        let connection = try await connect(configuration: configuration, group: group)
         let channel = connection.channel
-        defer { channel.close(promise: nil) }
-        let timeout = configuration.requestTimeout
+        let timedOut = NIOLockedValueBox(false)
+        let streamBox = NIOLockedValueBox<(any Channel)?>(nil)
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
-            connection.timedOut.withLockedValue { $0 = true }
-            channel.close(promise: nil)
+            timedOut.withLockedValue { $0 = true }
+            if closeConnectionOnTimeout {
+                connection.timedOut.withLockedValue { $0 = true }
+                channel.close(promise: nil)
+            } else {
+                streamBox.withLockedValue { $0 }?.close(promise: nil)
+            }
         }
         defer { deadline.cancel() }
 
         do {
             let stream = try await connection.mux.openStream { stream in
-                stream.eventLoop.makeCompletedFuture { try StreamChannel(wrappingChannelSynchronously: stream) }
+                streamBox.withLockedValue { $0 = stream }
+                return stream.eventLoop.makeCompletedFuture { try StreamChannel(wrappingChannelSynchronously: stream) }
             }
             return try await stream.executeThenClose { inbound, outbound in
                 var request: HPACKHeaders = [
@@ -131,7 +159,7 @@ extension MeshClient {
                 return try await readResponse(inbound, limit: limit)
             }
         } catch {
-            if connection.timedOut.withLockedValue({ $0 }) { throw TransportError.timedOut(timeout) }
+            if timedOut.withLockedValue({ $0 }) { throw TransportError.timedOut(timeout) }
             throw connection.explain(error)
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EstuaryConfig
 import EstuaryCoordinator
+import EstuaryGossip
 import EstuaryLedger
 import EstuaryModel
 import EstuaryScheduler
@@ -98,6 +99,18 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(help: "This coordinator's region (city or hub, e.g. shaoguan). Setting it joins the coordinator mesh: gossip with other coordinators over the mesh port.")
+    var region: String?
+
+    @Option(help: "Mesh address (host:port) of a coordinator to join the mesh through (repeatable). None starts a new mesh.")
+    var gossipSeed: [String] = []
+
+    @Option(help: "The mesh address other coordinators dial to reach this one; default: --mesh-host and the mesh port.")
+    var gossipAdvertise: String?
+
+    @Option(help: "Gossip timing: lifeguard (default; a coordinator stalled for 5 s is not declared dead), fast (quicker detection, for coordinators that never stall) or swim (plain SWIM, no Lifeguard). See docs/GOSSIP.md.")
+    var gossipProfile: String = "lifeguard"
+
     func run() async throws {
         var problems: [String] = []
         guard let level = Logger.Level(rawValue: logLevel) else {
@@ -168,6 +181,20 @@ struct Run: AsyncParsableCommand {
             configuration.metering.ratingRule = rule
         } else {
             problems.append("--rating-rounding: expected half_up or truncate")
+        }
+        if let region {
+            var gossip = MeshGossipSettings(region: region)
+            gossip.seeds = gossipSeed
+            gossip.advertise = gossipAdvertise
+            switch gossipProfile {
+            case "lifeguard": gossip.parameters = GossipConfiguration()
+            case "fast": gossip.parameters = .fastDetection
+            case "swim": gossip.parameters = .swim
+            default: problems.append("--gossip-profile: expected lifeguard, fast or swim")
+            }
+            configuration.gossip = gossip
+        } else if !gossipSeed.isEmpty || gossipAdvertise != nil {
+            problems.append("--gossip-seed and --gossip-advertise need --region: a coordinator in a mesh names its region")
         }
         problems += configuration.validate()
         guard problems.isEmpty else {

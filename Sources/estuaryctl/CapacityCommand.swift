@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import EstuaryModel
 import EstuaryScheduler
@@ -15,18 +16,56 @@ struct CapacityCommand: AsyncParsableCommand {
             sites that take work. Classes the catalog does not know add nothing and are listed
             as unrated.
 
+            With --mesh: every site of the coordinator mesh as gossip last reported it, the
+            sites of other coordinators included: free and total units per class, the
+            site's lowest list price in force (fen per unit-hour), green share, and the
+            coordinator (ORIGIN) and version of the report.
+
             Examples:
               estuaryctl capacity
               estuaryctl capacity --json | jq .mesh.fp16_peak_pflops
+              estuaryctl capacity --mesh
             """
     )
 
     @OptionGroup var global: GlobalOptions
 
+    @Flag(help: "Every site of the coordinator mesh, from gossip, instead of this coordinator's own.")
+    var mesh = false
+
     func run() async throws {
+        if mesh {
+            let view = try await global.withClient { client in try await client.get("/v1/mesh/capacity", as: MeshCapacityView.self) }
+            if global.json { return try Output.json(view) }
+            return Output.line(Self.meshText(view))
+        }
         let summary = try await global.withClient { client in try await client.get("/v1/capacity", as: CapacitySummary.self) }
         if global.json { return try Output.json(summary) }
         Output.line(Self.text(summary))
+    }
+
+    static func meshText(_ view: MeshCapacityView) -> String {
+        guard !view.sites.isEmpty else { return "no site of the mesh has reported capacity yet (as seen by \(view.coordinator))" }
+        var table = TextTable(
+            "SITE", "REGION", "ORIGIN", "STATE", "POOLS (FREE/TOTAL)", "PRICE", "GREEN", "VERSION", rightAligned: [5, 6, 7])
+        for site in view.sites {
+            let pools = site.totalUnits.keys.sorted().map { "\($0) \(site.freeUnits[$0] ?? 0)/\(site.totalUnits[$0] ?? 0)" }
+            table.add(
+                site.site, site.region, site.origin, site.reachable ? "available" : "unavailable",
+                pools.isEmpty ? "-" : pools.joined(separator: ", "), MoneyText.cny(fen: site.priceIndexFen) + "/h",
+                MoneyText.percent(basisPoints: site.greenShareBP), String(site.version))
+        }
+        var totals: [String: (free: Int, total: Int)] = [:]
+        for site in view.sites where site.reachable {
+            for (cls, total) in site.totalUnits { totals[cls, default: (0, 0)].total += total }
+            for (cls, free) in site.freeUnits { totals[cls, default: (0, 0)].free += free }
+        }
+        var classes = TextTable("CLASS", "FREE", "UNITS", rightAligned: [1, 2])
+        for (cls, figures) in totals.sorted(by: { $0.key < $1.key }) { classes.add(cls, String(figures.free), String(figures.total)) }
+        return [
+            "mesh capacity as seen by \(view.coordinator): \(view.sites.count) sites from "
+                + "\(Set(view.sites.map(\.origin)).count) coordinators", "", table.rendered, "", classes.rendered,
+        ].joined(separator: "\n")
     }
 
     static func text(_ summary: CapacitySummary) -> String {

@@ -46,7 +46,7 @@ struct Estuaryctl: AsyncParsableCommand {
         subcommands: [
             JobCommand.self, SiteCommand.self, CapacityCommand.self, UsageCommand.self, BillCommand.self, TenantCommand.self,
             PriceCommand.self, VoucherCommand.self, SettleCommand.self, SettlementCommand.self, StatementCommand.self,
-            TokenCommand.self, AuditCommand.self,
+            TokenCommand.self, AuditCommand.self, MeshCommand.self,
         ]
     )
 

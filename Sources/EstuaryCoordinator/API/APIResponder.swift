@@ -122,10 +122,11 @@ struct APIResponder<Backend: CoordinatorBackend>: HTTPResponder {
         case .explainJob(let id): return try await jobs.explain(id, principal)
         case .explainSpec: return try await jobs.explainSpec(request, principal)
         case .capacity: return APIJSON.response(try await backend.capacity())
+        case .meshCapacity: return APIJSON.response(try await backend.meshCapacity())
         case .usage: return try await jobs.usage(request, principal)
         case .sites: return APIJSON.response(AccessPolicy.sites(principal, try await backend.sites()))
         case .money(let route): return try await moneyRoutes.handle(route, request, principal, caller)
-        case .addSite, .revokeSite, .createToken, .listTokens, .revokeToken, .audit:
+        case .addSite, .revokeSite, .createToken, .listTokens, .revokeToken, .audit, .meshMembers:
             if let denial = AccessPolicy.adminOnly(principal, Self.adminWhat(route)) {
                 throw APIError.forbidden(denial, action: route.action, target: route.target)
             }
@@ -135,6 +136,7 @@ struct APIResponder<Backend: CoordinatorBackend>: HTTPResponder {
             case .createToken: return try await trustRoutes.createToken(request, caller)
             case .listTokens: return try await trustRoutes.listTokens()
             case .revokeToken(let id): return try await trustRoutes.revokeToken(id, caller)
+            case .meshMembers: return APIJSON.response(try await backend.meshMembers())
             default: return try await trustRoutes.audit(request)
             }
         }
@@ -147,6 +149,7 @@ struct APIResponder<Backend: CoordinatorBackend>: HTTPResponder {
         case .createToken: "create tokens"
         case .listTokens: "list tokens"
         case .revokeToken: "revoke tokens"
+        case .meshMembers: "read the coordinator mesh's members"
         default: "read the audit log"
         }
     }

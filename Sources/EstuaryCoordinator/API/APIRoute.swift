@@ -25,6 +25,8 @@ enum APIRoute: Sendable, Hashable {
     case listTokens
     case revokeToken(String)
     case audit
+    case meshMembers
+    case meshCapacity
     /// Tenants, prices, vouchers, bills and settlement (``MoneyRoute``).
     case money(MoneyRoute)
 
@@ -50,6 +52,8 @@ enum APIRoute: Sendable, Hashable {
         case 2 where segments == ["v1", "enroll"]: byMethod = [.post: .enroll]
         case 2 where segments == ["v1", "tokens"]: byMethod = [.get: .listTokens, .post: .createToken]
         case 2 where segments == ["v1", "audit"]: byMethod = [.get: .audit]
+        case 3 where segments == ["v1", "mesh", "members"]: byMethod = [.get: .meshMembers]
+        case 3 where segments == ["v1", "mesh", "capacity"]: byMethod = [.get: .meshCapacity]
         case 3 where segments[0] == "v1" && segments[1] == "jobs":
             byMethod = [.get: .getJob(JobID(rawValue: segments[2]))]
         case 4 where segments[0] == "v1" && segments[1] == "jobs" && segments[3] == "cancel":
@@ -89,6 +93,8 @@ enum APIRoute: Sendable, Hashable {
         case .createToken, .listTokens: "/v1/tokens"
         case .revokeToken: "/v1/tokens/{id}/revoke"
         case .audit: "/v1/audit"
+        case .meshMembers: "/v1/mesh/members"
+        case .meshCapacity: "/v1/mesh/capacity"
         case .money(let route): route.pattern
         }
     }
@@ -129,6 +135,8 @@ enum APIRoute: Sendable, Hashable {
         case .listTokens: "token.list"
         case .revokeToken: "token.revoke"
         case .audit: "audit.read"
+        case .meshMembers: "mesh.members"
+        case .meshCapacity: "capacity.read"
         case .money(let route): route.action
         }
     }

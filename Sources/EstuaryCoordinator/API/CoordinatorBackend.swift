@@ -27,10 +27,22 @@ public protocol CoordinatorBackend: Sendable {
     func capacity() async throws -> CapacitySummary
     /// Readiness: the store is open, the mesh listener is bound.
     func readiness() async -> HealthView
+    /// The coordinator mesh as this coordinator sees it. Throws `BackendError.notFound` when it
+    /// does not gossip.
+    func meshMembers() async throws -> MeshMembersView
+    /// Every site of the coordinator mesh, as gossip last reported it. Throws
+    /// `BackendError.notFound` when this coordinator does not gossip.
+    func meshCapacity() async throws -> MeshCapacityView
     /// Tokens, sites' enrollment, the audit log: store-backed in production and in tests alike.
     var trust: TrustService { get }
     /// The ledger's routes (tenants, prices, vouchers, bills, settlement); nil answers 503.
     var money: (any MoneyBackend)? { get }
+}
+
+extension CoordinatorBackend {
+    public func meshMembers() async throws -> MeshMembersView { throw BackendError.notFound(Self.noMesh) }
+    public func meshCapacity() async throws -> MeshCapacityView { throw BackendError.notFound(Self.noMesh) }
+    static var noMesh: String { "a coordinator mesh (this coordinator does not gossip; see --region and --gossip-seed)" }
 }
 
 /// The owner and place of a job, for deciding who may see or cancel it.

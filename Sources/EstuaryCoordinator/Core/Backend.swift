@@ -12,6 +12,8 @@ struct LiveBackend: CoordinatorBackend {
     let logs: LogStore
     let meshBound: AtomicBox<Bool>
     let trust: TrustService
+    /// Gossip with other coordinators; nil when this coordinator is not in a mesh.
+    var gossip: MeshGossip?
 
     /// - Parameter trust: built over the same `store`, with the CA as its issuer and the hook
     ///   that cuts a revoked site's session (see ``TrustService/init(store:issuer:clock:logger:onSiteRevoked:)``).
@@ -97,6 +99,16 @@ struct LiveBackend: CoordinatorBackend {
 
     func capacity() async throws -> CapacitySummary {
         await core.capacity()
+    }
+
+    func meshMembers() async throws -> MeshMembersView {
+        guard let gossip else { throw BackendError.notFound(Self.noMesh) }
+        return await gossip.membersView(configured: core.configuration.policy.latency)
+    }
+
+    func meshCapacity() async throws -> MeshCapacityView {
+        guard let gossip else { throw BackendError.notFound(Self.noMesh) }
+        return await gossip.capacityView()
     }
 
     func readiness() async -> HealthView {

@@ -43,6 +43,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var metering = MeterSettings()
     /// Captured output kept per job and stream.
     public var maxLogBytesPerStream: Int64 = 64 << 20
+    /// Gossip with other coordinators (DESIGN.md §7); nil: a coordinator on its own.
+    public var gossip: MeshGossipSettings?
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -70,6 +72,13 @@ public struct CoordinatorConfiguration: Sendable {
         }
         if maxAttempts < 1 { problems.append("max attempts must be at least 1") }
         if policy.holdTimeoutMs < 1000 { problems.append("--policy: hold_timeout must be at least 1s") }
+        if let gossip {
+            problems += gossip.validate()
+            let wildcard = ["0.0.0.0", "::", "[::]"].contains(mesh.host)
+            if gossip.advertise == nil && wildcard {
+                problems.append("--gossip-advertise: the mesh listens on \(mesh.host); say which address other coordinators dial")
+            }
+        }
         return problems
     }
 

@@ -22,6 +22,8 @@ struct SessionHandler: MeshSessionHandler {
     let recordRenewal: @Sendable (_ issued: IssuedCertificate, _ replacing: String, _ remote: String) async throws -> Void
     /// Audits a session refused because its certificate did not match what it claimed.
     let onRefused: @Sendable (_ request: SessionRequest, _ reason: String) async -> Void
+    /// Gossip with other coordinators; nil when this coordinator is not in a mesh.
+    let gossip: MeshGossip?
     let logger: Logger
 
     func admit(_ request: SessionRequest) async -> SessionRefusal? {
@@ -68,6 +70,7 @@ struct SessionHandler: MeshSessionHandler {
     /// Certificate renewal over mutual TLS: `POST /estuary/v1/renew` with a PEM CSR for a new
     /// key; answers the new certificate (PEM). The identity comes from the current certificate.
     func unary(_ request: SessionRequest, body: [UInt8]) async -> UnaryResponse {
+        if request.headers[":path"] == MeshGossip.path { return await gossipMessage(request, body: body) }
         guard request.headers[":path"] == WireProtocol.renewPath else {
             return Self.plain(404, "unknown path \(request.headers[":path"] ?? "-")")
         }
@@ -95,6 +98,32 @@ struct SessionHandler: MeshSessionHandler {
         } catch {
             logger.error("renewal failed", metadata: ["site": "\(site)", "error": "\(error)"])
             return Self.plain(500, "renewal failed")
+        }
+    }
+
+    /// One gossip message from another coordinator (`POST /estuary.v1/gossip`). With TLS only a
+    /// coordinator certificate may gossip, and the message must come from the coordinator it
+    /// names. The answer's body is the node's immediate reply to the sender (an ack), if any.
+    func gossipMessage(_ request: SessionRequest, body: [UInt8]) async -> UnaryResponse {
+        guard let gossip else {
+            return Self.plain(404, "this coordinator is not in a coordinator mesh (start it with --region and --gossip-seed)")
+        }
+        var sender: String?
+        if trust != nil {
+            guard let peer = request.peer, peer.identity.role == .coordinator else {
+                return Self.plain(403, "only coordinator certificates may gossip")
+            }
+            sender = peer.identity.id
+        }
+        guard let from = request.headers[MeshGossip.fromHeader], MeshPeers.split(address: from) != nil else {
+            return Self.plain(400, "missing or ill-formed \(MeshGossip.fromHeader) header (host:port)")
+        }
+        switch await gossip.receive(body, from: from, sender: sender) {
+        case .success(let reply):
+            return UnaryResponse(
+                status: 200, headers: ["content-type": "application/octet-stream"], body: reply, establishesConnection: true)
+        case .failure(let error):
+            return Self.plain(400, "gossip message refused: \(error)")
         }
     }
 

@@ -8,6 +8,8 @@ struct CoordinatorProcess: Sendable {
     let apiPort: Int
     /// Mutual TLS on the mesh and HTTPS on the API (false: --insecure-dev).
     let tls: Bool
+    /// Where both ports listen (another address in a network namespace of the test's).
+    var host = "127.0.0.1"
     /// The bootstrap admin token the coordinator wrote on first start.
     var adminToken: String {
         (try? String(contentsOfFile: adminTokenPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
@@ -18,8 +20,8 @@ struct CoordinatorProcess: Sendable {
     var api: APIClient { APIClient(baseURL: apiURL, token: adminToken, caPath: tls ? caPath : nil) }
     /// The API with another token (nil: none at all).
     func api(token: String?) -> APIClient { APIClient(baseURL: apiURL, token: token, caPath: tls ? caPath : nil) }
-    var apiURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(apiPort)" }
-    var meshAddress: String { "127.0.0.1:\(meshPort)" }
+    var apiURL: String { "\(tls ? "https" : "http")://\(host):\(apiPort)" }
+    var meshAddress: String { "\(host):\(meshPort)" }
     /// Environment for estuaryctl: address, CA and the admin token file (never a flag).
     var ctlEnvironment: [String: String] {
         var environment = ["ESTUARY_API": apiURL, "ESTUARY_TOKEN_FILE": adminTokenPath]
