@@ -18,7 +18,9 @@ import Synchronization
 ///
 /// Timing comes from the coordinators' own log lines (swift-log's stream format, metadata as
 /// `key=value`): `mesh member failed member=<id> at_ms=<epoch ms>`, `mesh member joined
-/// member=<id> at_ms=…`, `mesh capacity changed site=<id> origin=<id> version=<n> at_ms=…`.
+/// member=<id> at_ms=…`, `mesh capacity changed site=<id> origin=<id> version=<n> at_ms=…`
+/// (a debug line, so the members run with `--log-level debug`). `at_ms` is the gossip
+/// layer's clock: Unix ms read once at start, then advanced monotonically.
 /// A capacity change is made by one simulated site (its own TLS session with a site
 /// certificate from the mesh CA) connected to member 0, whose session is left out of the
 /// byte counts by its local port.
@@ -63,6 +65,8 @@ final class EstuaryCluster: GossipCluster, Sendable {
         var arguments = [
             "run", "--data-dir", dataDirectory(index), "--coordinator-id", Self.memberID(index), "--region", "r\(index % 3)",
             "--mesh-host", "127.0.0.1", "--mesh-port", String(meshPort(index)), "--api-port", "0",
+            // `mesh capacity changed` is a debug line.
+            "--log-level", "debug",
         ]
         if index > 0 {
             arguments += ["--gossip-seed", "127.0.0.1:\(meshPort(0))"]
@@ -107,11 +111,6 @@ final class EstuaryCluster: GossipCluster, Sendable {
 
     // MARK: readiness
 
-    private struct MemberView: Decodable {
-        var id: String
-        var state: String
-    }
-
     /// Until `GET /v1/mesh/members` on every live member lists all members alive.
     func waitUntilAllAlive(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
@@ -139,7 +138,7 @@ final class EstuaryCluster: GossipCluster, Sendable {
         ingestLogs()
     }
 
-    private func members(at index: Int) async throws -> [MemberView] {
+    private func members(at index: Int) async throws -> [MeshMemberView] {
         let port = apiPorts.withLock { $0[index] }
         let token = try String(contentsOfFile: (dataDirectory(index) as NSString).appendingPathComponent("admin.token"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -149,7 +148,7 @@ final class EstuaryCluster: GossipCluster, Sendable {
         let response = try await http.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 8 << 20)
         guard response.status == .ok else { throw BenchError.failed("GET /v1/mesh/members: HTTP \(response.status.code)") }
-        return try JSONDecoder().decode([MemberView].self, from: Data(body.readableBytesView))
+        return try JSONDecoder().decode(MeshMembersView.self, from: Data(body.readableBytesView)).members
     }
 
     private func apiTLS() throws -> TLSConfiguration {
