@@ -18,7 +18,9 @@ import Synchronization
 ///
 /// Timing comes from the coordinators' own log lines (swift-log's stream format, metadata as
 /// `key=value`): `mesh member failed member=<id> at_ms=<epoch ms>`, `mesh member joined
-/// member=<id> at_ms=…`, `mesh capacity changed site=<id> origin=<id> version=<n> at_ms=…`.
+/// member=<id> at_ms=…`, `mesh capacity changed site=<id> origin=<id> version=<n> at_ms=…`
+/// (a debug line, so the members run with `--log-level debug`). `at_ms` is the gossip
+/// layer's clock: Unix ms read once at start, then advanced monotonically.
 /// A capacity change is made by one simulated site (its own TLS session with a site
 /// certificate from the mesh CA) connected to member 0, whose session is left out of the
 /// byte counts by its local port.
@@ -63,6 +65,8 @@ final class EstuaryCluster: GossipCluster, Sendable {
         var arguments = [
             "run", "--data-dir", dataDirectory(index), "--coordinator-id", Self.memberID(index), "--region", "r\(index % 3)",
             "--mesh-host", "127.0.0.1", "--mesh-port", String(meshPort(index)), "--api-port", "0",
+            // `mesh capacity changed` is a debug line.
+            "--log-level", "debug",
         ]
         if index > 0 {
             arguments += ["--gossip-seed", "127.0.0.1:\(meshPort(0))"]
@@ -89,6 +93,10 @@ final class EstuaryCluster: GossipCluster, Sendable {
 
     private func startMember(_ index: Int) async throws {
         try FileManager.default.createDirectory(atPath: dataDirectory(index), withIntermediateDirectories: true)
+        // A restarted member must not be taken as listening on the ports of its previous life.
+        for file in ["mesh.port", "api.port"] {
+            try? FileManager.default.removeItem(atPath: (dataDirectory(index) as NSString).appendingPathComponent(file))
+        }
         let process = try ChildProcess.spawn(binary, arguments: arguments(index), logPath: dataDirectory(index) + ".log", reaper: reaper)
         coordinators.withLock { $0[index] = process }
         try await waitForPorts(index)
@@ -102,11 +110,6 @@ final class EstuaryCluster: GossipCluster, Sendable {
     }
 
     // MARK: readiness
-
-    private struct MemberView: Decodable {
-        var id: String
-        var state: String
-    }
 
     /// Until `GET /v1/mesh/members` on every live member lists all members alive.
     func waitUntilAllAlive(timeout: Duration) async throws {
@@ -135,7 +138,7 @@ final class EstuaryCluster: GossipCluster, Sendable {
         ingestLogs()
     }
 
-    private func members(at index: Int) async throws -> [MemberView] {
+    private func members(at index: Int) async throws -> [MeshMemberView] {
         let port = apiPorts.withLock { $0[index] }
         let token = try String(contentsOfFile: (dataDirectory(index) as NSString).appendingPathComponent("admin.token"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -145,7 +148,7 @@ final class EstuaryCluster: GossipCluster, Sendable {
         let response = try await http.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 8 << 20)
         guard response.status == .ok else { throw BenchError.failed("GET /v1/mesh/members: HTTP \(response.status.code)") }
-        return try JSONDecoder().decode([MemberView].self, from: Data(body.readableBytesView))
+        return try JSONDecoder().decode(MeshMembersView.self, from: Data(body.readableBytesView)).members
     }
 
     private func apiTLS() throws -> TLSConfiguration {
@@ -204,12 +207,15 @@ final class EstuaryCluster: GossipCluster, Sendable {
     func excludedTCPPorts() -> [Int] { OwnConnections.localPorts(toRemotePort: meshPort(0)) }
 
     func change(trial: Int, timeout: Duration) async throws -> GossipTrial {
+        // Away from the site's periodic report, in case the coordinator logs each report as a
+        // new version: then the lowest version since the start is this change's.
+        try await site.waitForQuiet()
         ingestLogs()
         let siteID = site.id
         let start = WallClock.preciseMilliseconds()
         try await site.send(free: BenchGossipSite.units - 1 - trial % (BenchGossipSite.units - 1))
         let others = Array(1..<members)
-        var result = GossipTrial(kind: .change, number: trial, subject: siteID, startMs: start, expected: others.count, arrivals: [:])
+        var result = GossipTrial(kind: .change, number: trial, subject: siteID, startMs: start, expected: others.count, arrivals: ["log": [:]])
         // The version the change got: the lowest logged for the site since the send (the
         // previous trial ended with every member at the previous version).
         let deadline = ContinuousClock.now + timeout
@@ -234,7 +240,7 @@ final class EstuaryCluster: GossipCluster, Sendable {
         let start = WallClock.preciseMilliseconds()
         Glibc.kill(process.pid, SIGKILL)
         let others = (0..<members).filter { $0 != victim }
-        var result = GossipTrial(kind: .kill, number: trial, subject: subject, startMs: start, expected: others.count, arrivals: [:])
+        var result = GossipTrial(kind: .kill, number: trial, subject: subject, startMs: start, expected: others.count, arrivals: ["log": [:]])
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             ingestLogs()
@@ -256,85 +262,5 @@ final class EstuaryCluster: GossipCluster, Sendable {
         await site.close()
         try? await http.shutdown()
         for process in coordinators.withLock({ $0 }).compactMap({ $0 }) { await process.stop(grace: .seconds(10)) }
-    }
-}
-
-/// The simulated site whose free capacity changes: one TLS session to member 0 with a site
-/// certificate issued here by the mesh CA (the bench holds its key, as `--ca-key` does), one
-/// pool of `units` simulated CPUs. It repeats its report every 5 s, as agents do.
-final class BenchGossipSite: Sendable {
-    static let units = 64
-    let id: String
-    private let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
-    private let writer = Mutex<EnvelopeWriter?>(nil)
-    private let free = Mutex(units)
-    private let session = Mutex<Task<Void, Never>?>(nil)
-    private let failure = Mutex<String?>(nil)
-
-    init() { id = SimulatedSite(index: 0, runID: "", pools: []).id }
-
-    private func simulated(free: Int) -> SimulatedSite {
-        SimulatedSite(
-            index: 0, runID: runID,
-            pools: [PoolCapacity(acceleratorClass: AcceleratorClass(rawValue: "cpu-x86-64"), count: Self.units, free: free, simulated: true)])
-    }
-
-    func connect(to port: Int, caDirectory: String) async throws {
-        guard let authority = try CertificateAuthority.load(directory: caDirectory) else {
-            throw BenchError.setup("no mesh CA in \(caDirectory)")
-        }
-        let key = CredentialKey.generate()
-        let certificate = try authority.issue(
-            csrPEM: try key.makeCSRPEM(commonName: id), identity: PeerIdentity.site(SiteID(rawValue: id))!, validFor: .seconds(86_400))
-        var client = MeshClientConfiguration(host: "127.0.0.1", port: port)
-        client.tls = MeshClientTLS(
-            trustedCAPEM: authority.certificatePEM, certificateChainPEM: certificate.certificatePEM, privateKeyPEM: key.pem)
-        let task = Task { [self] in
-            do {
-                try await MeshClient.withSession(configuration: client, headers: simulated(free: Self.units).headers) { session in
-                    var reader = session.reader
-                    _ = try await simulated(free: Self.units).handshake(session, reader: &reader)
-                    try await session.writer.send(simulated(free: Self.units).capacity())
-                    let sessionWriter = session.writer
-                    writer.withLock { $0 = sessionWriter }
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            while true {
-                                try await Task.sleep(for: .seconds(5))
-                                try await sessionWriter.send(self.simulated(free: self.free.withLock { $0 }).capacity())
-                            }
-                        }
-                        while try await reader.next() != nil {}
-                        group.cancelAll()
-                    }
-                }
-            } catch is CancellationError {
-            } catch {
-                failure.withLock { $0 = "\(error)" }
-            }
-            writer.withLock { $0 = nil }
-        }
-        session.withLock { $0 = task }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while writer.withLock({ $0 }) == nil {
-            if let problem = failure.withLock({ $0 }) { throw BenchError.setup("the simulated site could not connect: \(problem)") }
-            if ContinuousClock.now > deadline { throw BenchError.setup("the simulated site did not get Welcome within 30 s") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
-    /// Reports `free` units free now.
-    func send(free units: Int) async throws {
-        guard let writer = writer.withLock({ $0 }) else {
-            throw BenchError.failed("the simulated site's session is gone: \(failure.withLock { $0 } ?? "closed")")
-        }
-        free.withLock { $0 = units }
-        try await writer.send(simulated(free: units).capacity())
-    }
-
-    func close() async {
-        let task = session.withLock { $0 }
-        task?.cancel()
-        await task?.value
     }
 }
