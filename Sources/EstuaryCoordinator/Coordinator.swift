@@ -154,6 +154,10 @@ public enum Coordinator {
         var configuration = MeshClientConfiguration(host: "", port: 0)
         configuration.connectTimeout = .seconds(2)
         configuration.requestTimeout = .seconds(3)
+        // Gossip itself notices dead peers; a PING only has to keep an idle connection open
+        // (the listener closes a coordinator's connection after 10 idle minutes).
+        configuration.keepaliveInterval = .seconds(240)
+        configuration.keepaliveTimeout = .seconds(20)
         configuration.tls = trust.map {
             MeshClientTLS(
                 trustedCAPEM: $0.caPEM, certificateChainPEM: $0.serverCertificate.certificatePEM, privateKeyPEM: $0.serverKeyPEM,

@@ -42,18 +42,40 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
     }
 }
 
-/// Closes the connection when `IdleStateHandler` reports that nothing was read for too long.
+/// Closes the connection when `IdleStateHandler` reports that nothing was read for too long:
+/// after one idle period, or `peerIdlePeriods` once the connection carries coordinator gossip
+/// (`PeerConnectionEstablished`). A coordinator talks to each other coordinator only every
+/// few probe rounds; keeping those connections costs less than a TLS handshake each time.
 final class IdleCloseHandler: ChannelInboundHandler {
     typealias InboundIn = NIOAny
 
+    private let peerIdlePeriods: Int
+    private var allowedPeriods = 1
+    private var idlePeriods = 0
+
+    init(peerIdlePeriods: Int = 10) { self.peerIdlePeriods = peerIdlePeriods }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        idlePeriods = 0
+        context.fireChannelRead(data)
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is PeerConnectionEstablished {
+            allowedPeriods = peerIdlePeriods
+            return
+        }
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            context.close(promise: nil)
+            idlePeriods += 1
+            if idlePeriods >= allowedPeriods { context.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)
     }
 }
+
+/// Sent down a server connection's pipeline when a coordinator's gossip succeeded on it.
+struct PeerConnectionEstablished {}
 
 /// Sends an HTTP/2 PING every `interval` and closes the connection when no PING ACK has
 /// arrived for `timeout`: a dead peer or a silent network cut is noticed in bounded time,

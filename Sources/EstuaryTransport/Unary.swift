@@ -74,6 +74,7 @@ extension MeshServer {
         let response = await handler.unary(request, body: body)
         if response.establishesConnection && (200..<300).contains(response.status) {
             connection.pipeline.removeHandler(name: HandshakeDeadlineHandler.name, promise: nil)
+            connection.pipeline.fireUserInboundEventTriggered(PeerConnectionEstablished())
         }
         try await write(response, to: outbound)
     }
@@ -90,8 +91,10 @@ extension MeshServer {
             try await outbound.write(.headers(.init(headers: headers, endStream: true)))
             return
         }
-        try await outbound.write(.headers(.init(headers: headers)))
-        try await outbound.write(.data(.init(data: .byteBuffer(ByteBuffer(bytes: response.body)), endStream: true)))
+        // One write, so one flush: headers and body leave in one TLS record and one packet.
+        try await outbound.write(contentsOf: [
+            .headers(.init(headers: headers)), .data(.init(data: .byteBuffer(ByteBuffer(bytes: response.body)), endStream: true)),
+        ])
     }
 }
 
@@ -113,35 +116,29 @@ extension MeshClient {
         defer { connection.channel.close(promise: nil) }
         return try await exchange(
             on: connection, configuration: configuration, method: method, path: path, headers: extra, body: body,
-            timeout: configuration.requestTimeout, closeConnectionOnTimeout: true)
+            timeout: configuration.requestTimeout)
     }
 
-    /// One request on a new stream of an open connection. On timeout the stream is reset, and
-    /// with `closeConnectionOnTimeout` the whole connection closed.
+    /// One request on a new stream of an open connection. On timeout the whole connection is
+    /// closed (a peer that does not answer in time gets a fresh connection next time).
     static func exchange(
         on connection: Connection, configuration: MeshClientConfiguration, method: String, path: String,
-        headers extra: [(String, String)], body: [UInt8], timeout: TimeAmount, closeConnectionOnTimeout: Bool
+        headers extra: [(String, String)], body: [UInt8], timeout: TimeAmount
     ) async throws -> UnaryResponse {
         let limit = MeshServer.unaryBodyLimit
         guard body.count <= limit else { throw TransportError.bodyTooLarge(limit: limit) }
         let channel = connection.channel
         let timedOut = NIOLockedValueBox(false)
-        let streamBox = NIOLockedValueBox<(any Channel)?>(nil)
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
             timedOut.withLockedValue { $0 = true }
-            if closeConnectionOnTimeout {
-                connection.timedOut.withLockedValue { $0 = true }
-                channel.close(promise: nil)
-            } else {
-                streamBox.withLockedValue { $0 }?.close(promise: nil)
-            }
+            connection.timedOut.withLockedValue { $0 = true }
+            channel.close(promise: nil)
         }
         defer { deadline.cancel() }
 
         do {
             let stream = try await connection.mux.openStream { stream in
-                streamBox.withLockedValue { $0 = stream }
-                return stream.eventLoop.makeCompletedFuture { try StreamChannel(wrappingChannelSynchronously: stream) }
+                stream.eventLoop.makeCompletedFuture { try StreamChannel(wrappingChannelSynchronously: stream) }
             }
             return try await stream.executeThenClose { inbound, outbound in
                 var request: HPACKHeaders = [
@@ -153,8 +150,9 @@ extension MeshClient {
                     try await outbound.write(.headers(.init(headers: request, endStream: true)))
                 } else {
                     request.add(name: "content-length", value: "\(body.count)")
-                    try await outbound.write(.headers(.init(headers: request)))
-                    try await outbound.write(.data(.init(data: .byteBuffer(ByteBuffer(bytes: body)), endStream: true)))
+                    try await outbound.write(contentsOf: [
+                        .headers(.init(headers: request)), .data(.init(data: .byteBuffer(ByteBuffer(bytes: body)), endStream: true)),
+                    ])
                 }
                 return try await readResponse(inbound, limit: limit)
             }
