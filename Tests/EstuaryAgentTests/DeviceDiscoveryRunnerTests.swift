@@ -74,9 +74,9 @@ struct DeviceDiscoveryRunnerTests {
             let marker = directory + "/child.pid"
             options.nvidiaSMI = try tool(directory, "nvidia-smi", "sleep 600 &\necho $! > '\(marker)'\nwait")
             options.timeout = .milliseconds(500)
-            let started = ContinuousClock.now
             let report = await DeviceDiscovery.run(options)
-            #expect(ContinuousClock.now - started < .seconds(10))
+            // That the tool was cut short (not left to its 600 s sleep) shows in the warning and
+            // in its child being gone, below; no wall-clock bound, these machines are noisy.
             #expect(report.warnings == [.toolTimedOut(tool: "nvidia-smi", after: .milliseconds(500))])
             #expect(report.sources.first?.outcome == .failed)
             #expect(report.result.pools.map(\.acceleratorClass) == ["cpu-x86-64"])

@@ -68,15 +68,14 @@ struct ShimTests {
     @Test("walltime sends SIGTERM at the deadline and the job ends within the grace")
     func walltimeKills() async throws {
         try await withTemporaryDirectory { directory in
-            let started = ContinuousClock.now
             let shim = try startShim(directory, command: ["sleep", "30"], walltime: 1, graceMs: 500)
-            let status = try #require(try await awaitStatus(directory, shim: shim, timeout: .seconds(25)))
-            let elapsed = ContinuousClock.now - started
+            let status = try #require(try await awaitStatus(directory, shim: shim, timeout: .seconds(60)))
             #expect(status.walltimeExceeded)
             #expect(status.signal == SIGTERM)
-            // Not a timing check (a loaded machine may take seconds): only that the 30 s sleep
-            // was cut short rather than left to finish.
-            #expect(elapsed < .seconds(20), "walltime 1 s + grace 0.5 s, took \(elapsed)")
+            // Not a timing check: the shim's own record shows the 30 s sleep was cut short
+            // rather than left to finish, however long a loaded machine took to say so.
+            let ran = status.endedAtMs - status.startedAtMs
+            #expect(ran < 30_000, "walltime 1 s + grace 0.5 s, but the job ran \(ran) ms")
             let outcome = JobReports.outcome(of: status, walltimeSeconds: 1)
             #expect(outcome.state == .failed)
             #expect(outcome.message == "walltime of 1 s exceeded")
