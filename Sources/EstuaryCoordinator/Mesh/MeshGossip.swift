@@ -16,8 +16,9 @@ public struct MeshGossipSettings: Sendable {
     public var advertise: String?
     /// SWIM and Lifeguard parameters.
     public var parameters = GossipConfiguration()
-    /// How often local capacity is offered to gossip (only changed summaries are sent).
-    public var publishIntervalMs: Int64 = 1000
+    /// How often local capacity is offered to gossip (only changed summaries are sent): one
+    /// gossip round, so that a change waits at most that long before it spreads.
+    public var publishIntervalMs: Int64 = 200
     /// How often measured latency is handed to the scheduler.
     public var latencyIntervalMs: Int64 = 5000
     /// How long a leaving coordinator waits for its goodbye to be sent.
