@@ -5,7 +5,11 @@ import Testing
 
 /// Whole-mesh properties in virtual time. Every failure prints the simulation's parameters
 /// (members, seed, network) so that the run can be replayed exactly.
-@Suite("Gossip simulation")
+///
+/// Serialized: each test is seconds of synchronous CPU work on a cooperative thread, and a
+/// 2-core machine has two of those; two simulations at once stalled every other test's awaits
+/// (shim and discovery tests timed out after 40 s).
+@Suite("Gossip simulation", .serialized)
 struct SimulationTests {
     static func allRunning(_ sim: GossipSimulation, see j: Int, as state: MemberState) -> Bool {
         (0..<sim.count).allSatisfy { i in i == j || !sim.isRunning(i) || sim.view(of: i, about: j)?.state == state }
