@@ -123,7 +123,6 @@ public enum MeshClient {
         let mux: NIOHTTP2Handler.AsyncStreamMultiplexer<Void>
         /// Nil over h2c.
         let tls: TLSConnectionState?
-        let timedOut = NIOLockedValueBox(false)
 
         /// A failure after the handshake may be the server refusing our certificate (TLS 1.3
         /// checks the client's certificate after the client finished): say so rather than

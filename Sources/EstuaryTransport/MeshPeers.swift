@@ -7,8 +7,8 @@ import NIOPosix
 /// so a probe costs a few frames rather than a TCP and TLS handshake. A connection that
 /// closed (peer restarted, keepalive expired, request timed out) is dialled again on the next
 /// request; concurrent requests to an address that is still connecting wait for that one dial.
-/// A request that times out closes its connection: the peer is dead, stopped or cut off, and
-/// when it answers again a fresh connection serves better than one stuck in TCP backoff.
+/// A request that times out resets its stream only: under CPU starvation answers come late,
+/// and a new TLS handshake per timeout would cost more than it saves.
 public actor MeshPeers {
     /// Connection settings for every peer; `host` and `port` are replaced per address.
     private let template: MeshClientConfiguration
@@ -18,7 +18,8 @@ public actor MeshPeers {
     private var closed = false
 
     /// `template.tls` must carry this coordinator's certificate (mutual TLS) or be nil (h2c,
-    /// `--insecure-dev`). Its `requestTimeout` bounds each exchange.
+    /// `--insecure-dev`). Its `requestTimeout` bounds each exchange; a timed-out exchange resets
+    /// its stream only.
     public init(template: MeshClientConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.template = template
         self.group = group
@@ -54,7 +55,7 @@ public actor MeshPeers {
         do {
             let response = try await MeshClient.exchange(
                 on: connection, configuration: configuration, method: "POST", path: path, headers: headers, body: body,
-                timeout: template.requestTimeout)
+                timeout: template.requestTimeout, closeConnectionOnTimeout: false)
             return (response, connection.tls?.peer)
         } catch {
             if !connection.channel.isActive { forget(address, connection) }

@@ -116,29 +116,34 @@ extension MeshClient {
         defer { connection.channel.close(promise: nil) }
         return try await exchange(
             on: connection, configuration: configuration, method: method, path: path, headers: extra, body: body,
-            timeout: configuration.requestTimeout)
+            timeout: configuration.requestTimeout, closeConnectionOnTimeout: true)
     }
 
-    /// One request on a new stream of an open connection. On timeout the whole connection is
-    /// closed (a peer that does not answer in time gets a fresh connection next time).
+    /// One request on a new stream of an open connection. On timeout the stream is reset, and
+    /// with `closeConnectionOnTimeout` the whole connection closed.
     static func exchange(
         on connection: Connection, configuration: MeshClientConfiguration, method: String, path: String,
-        headers extra: [(String, String)], body: [UInt8], timeout: TimeAmount
+        headers extra: [(String, String)], body: [UInt8], timeout: TimeAmount, closeConnectionOnTimeout: Bool
     ) async throws -> UnaryResponse {
         let limit = MeshServer.unaryBodyLimit
         guard body.count <= limit else { throw TransportError.bodyTooLarge(limit: limit) }
         let channel = connection.channel
         let timedOut = NIOLockedValueBox(false)
+        let streamBox = NIOLockedValueBox<(any Channel)?>(nil)
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
             timedOut.withLockedValue { $0 = true }
-            connection.timedOut.withLockedValue { $0 = true }
-            channel.close(promise: nil)
+            if closeConnectionOnTimeout {
+                channel.close(promise: nil)
+            } else {
+                streamBox.withLockedValue { $0 }?.close(promise: nil)
+            }
         }
         defer { deadline.cancel() }
 
         do {
             let stream = try await connection.mux.openStream { stream in
-                stream.eventLoop.makeCompletedFuture { try StreamChannel(wrappingChannelSynchronously: stream) }
+                streamBox.withLockedValue { $0 = stream }
+                return stream.eventLoop.makeCompletedFuture { try StreamChannel(wrappingChannelSynchronously: stream) }
             }
             return try await stream.executeThenClose { inbound, outbound in
                 var request: HPACKHeaders = [
