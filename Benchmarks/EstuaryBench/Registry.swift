@@ -14,5 +14,6 @@ extension EstuaryBench {
         ReplayBenchmark.self,
         LedgerBenchmark.self,
         SettlementBenchmark.self,
+        GossipBenchmark.self,
     ]
 }
