@@ -2,7 +2,7 @@
 # Builds the release binaries, runs Estuary's benchmarks and rewrites their sections of
 # BENCHMARKS.md (other sections and any text outside the marked blocks are kept).
 #
-#   Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|gossip-serf|all] ...
+#   Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|gossip-serf|gossip-sim|all] ...
 #
 # Parameters come from the environment (defaults in brackets):
 #   SESSIONS_AGENTS [1000,2500,5000,10000]  SESSIONS_DURATION [30s]  SESSIONS_WARMUP [5s]
@@ -19,6 +19,8 @@
 #   SETTLE_POSTINGS [10000000]
 #   GOSSIP_MEMBERS [50]  GOSSIP_TRIALS [5]  GOSSIP_WINDOW [60s]  GOSSIP_SETTLE [10s]
 #   GOSSIP_SYSTEMS [serf,estuary]  (needs root; installs the Debian packages serf and nftables if missing)
+#   GOSSIP_SIM_MEMBERS [1000]  GOSSIP_SIM_SEED [1]  GOSSIP_SIM_TRIALS [10]  GOSSIP_SIM_LOSS [0.01]
+#   GOSSIP_SIM_CHURN [60] (s between a member's capacity changes)  GOSSIP_SIM_STEADY [120] (s)
 #   BENCH_WORK_ROOT  directory for the coordinators' data directories [$TMPDIR or /tmp]
 #   BENCH_NO_BUILD=1 skip `swift build` (use the release binaries already built)
 #   BENCH_SCRATCH_PATH  build in (and run the binaries from) this directory instead of .build
@@ -28,15 +30,15 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 usage() {
-    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|gossip-serf|all] ..." >&2
+    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|gossip-serf|gossip-sim|all] ..." >&2
     exit 2
 }
 
 selected=()
 for arg in "${@:-all}"; do
     case "$arg" in
-    all) selected+=(codec sessions jobs placement agent-footprint slurm tls scheduler replay ledger settlement gossip-serf) ;;
-    codec | sessions | jobs | placement | agent-footprint | slurm | tls | scheduler | replay | ledger | settlement | gossip-serf) selected+=("$arg") ;;
+    all) selected+=(codec sessions jobs placement agent-footprint slurm tls scheduler replay ledger settlement gossip-serf gossip-sim) ;;
+    codec | sessions | jobs | placement | agent-footprint | slurm | tls | scheduler | replay | ledger | settlement | gossip-serf | gossip-sim) selected+=("$arg") ;;
     -h | --help) usage ;;
     *) echo "run.sh: unknown benchmark '$arg'" >&2; usage ;;
     esac
@@ -151,6 +153,8 @@ command_for() {
         echo "$bin/estuary-bench ledger --records ${LEDGER_RECORDS:-1000000} --concurrency ${LEDGER_CONCURRENCY:-16} --batch ${LEDGER_BATCH:-256} --baseline-records ${LEDGER_BASELINE_RECORDS:-5000} --store-jobs-records ${LEDGER_STORE_JOBS_RECORDS:-200000}$work" ;;
     settlement)
         echo "$bin/estuary-bench settlement --postings ${SETTLE_POSTINGS:-10000000}$work" ;;
+    gossip-sim)
+        echo "$bin/estuary-bench gossip-sim --members ${GOSSIP_SIM_MEMBERS:-1000} --seed ${GOSSIP_SIM_SEED:-1} --trials ${GOSSIP_SIM_TRIALS:-10} --loss ${GOSSIP_SIM_LOSS:-0.01} --churn-seconds ${GOSSIP_SIM_CHURN:-60} --steady-seconds ${GOSSIP_SIM_STEADY:-120}" ;;
     slurm)
         echo "$bin/estuary-bench slurm --coordinator-bin $bin/estuary-coordinator --agent-bin $bin/estuary-agent --jobs ${SLURM_JOBS:-1000} --poll-interval ${SLURM_POLL:-5s} --duration ${SLURM_DURATION:-60s}$work" ;;
     gossip-serf)

@@ -15,5 +15,6 @@ extension EstuaryBench {
         LedgerBenchmark.self,
         SettlementBenchmark.self,
         GossipSerfBenchmark.self,
+        GossipSimBenchmark.self,
     ]
 }

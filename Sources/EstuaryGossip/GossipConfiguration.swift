@@ -39,11 +39,14 @@ public struct GossipConfiguration: Sendable, Hashable {
 
     public init() {}
 
-    /// Faster failure detection (median about 4 s at 1,000 members) at the price of declaring
-    /// members dead that stall for more than about 3 s. For meshes whose coordinators never
-    /// pause (no swap, no live migration).
+    /// Faster failure detection: probes twice as often (500 ms, 200 ms timeout) and a 2 s
+    /// suspicion floor with α = 1, at the price of declaring dead a member that stalls for more
+    /// than about 3 s, and twice the probe traffic. For meshes whose coordinators never pause
+    /// (no swap, no live migration, no long GC).
     public static var fastDetection: GossipConfiguration {
         var c = GossipConfiguration()
+        c.probeIntervalMs = 500
+        c.probeTimeoutMs = 200
         c.suspicionMultiplier = 1
         c.suspicionMinMs = 2000
         return c

@@ -1,5 +1,8 @@
 /// Capacity summaries: last-writer-wins per site by (version, origin); removals are tombstones.
 extension GossipNode {
+    /// Replaces the summaries of the sites this node owns (their `origin` is set to this node):
+    /// changed or new ones get version max(last + 1, now) and are gossiped, unchanged ones send
+    /// nothing, and own sites missing from the list are withdrawn (a tombstone is gossiped).
     public mutating func publish(_ summaries: [CapacitySummary], now: Int64) -> [GossipEffect] {
         var published: Set<String> = []
         for var summary in summaries where !summary.site.isEmpty {

@@ -90,12 +90,14 @@ public struct GossipNode: Sendable {
 
     // MARK: reading
 
+    /// Every known member, this node included, dead and left ones until they are reaped.
     public var members: [MemberView] {
         var result = [selfView]
         result.append(contentsOf: others.values)
         return result.sorted { $0.id < $1.id }
     }
 
+    /// One member's view (this node included), nil when unknown or reaped.
     public func member(_ id: String) -> MemberView? {
         id == self.id ? selfView : others[id]
     }
@@ -106,14 +108,17 @@ public struct GossipNode: Sendable {
             stateChangedAtMs: 0, rttMs: nil, coordinate: vivaldi.coordinate)
     }
 
+    /// Every known site's summary, this node's own included (withdrawn sites excluded).
     public var capacity: [CapacitySummary] {
         sites.values.filter { !$0.record.removed }.map { view(of: $0.record) }.sorted { $0.site < $1.site }
     }
 
+    /// Lifeguard's awareness score: 0 when healthy, up to `awarenessMax` − 1.
     public var localHealth: Int { awareness }
 
     public var coordinate: VivaldiCoordinate { vivaldi.coordinate }
 
+    /// RTT between two members (either may be this node) estimated from their coordinates.
     public func estimatedRTTMs(between a: String, and b: String) -> Double? {
         guard let ca = member(a)?.coordinate, let cb = member(b)?.coordinate else { return nil }
         return ca.estimatedRTTMs(to: cb)
@@ -138,6 +143,8 @@ public struct GossipNode: Sendable {
 
     // MARK: driving
 
+    /// Starts a push-pull with every seed address (the shell may call it again if none
+    /// answered; a node alone also retries the seeds at its push-pull interval).
     public mutating func join(seeds: [String], now: Int64) -> [GossipEffect] {
         self.seeds = seeds.filter { $0 != address }
         broadcasts.enqueue(aliveUpdateOfSelf)
@@ -147,6 +154,7 @@ public struct GossipNode: Sendable {
         return drain()
     }
 
+    /// Probes, probe and suspicion timeouts, gossip rounds, push-pull and reaping that are due.
     public mutating func tick(now: Int64) -> [GossipEffect] {
         expireRelays(now: now)
         if !leaving { advanceProbe(now: now) }
@@ -170,6 +178,10 @@ public struct GossipNode: Sendable {
         return drain()
     }
 
+    /// Handles one message. `sender` is the coordinator id proven by the peer's TLS
+    /// certificate (nil in simulation or over h2c); a message claiming another sender is refused.
+    /// Replies go to the mesh address the message carries in its header, not to `address` (the
+    /// connection's source), which is informational. Messages can be up to `maxPushPullBytes`.
     public mutating func receive(_ bytes: [UInt8], from address: String, sender: String?, now: Int64) throws(GossipError)
         -> [GossipEffect]
     {
@@ -188,6 +200,9 @@ public struct GossipNode: Sendable {
         return drain()
     }
 
+    /// Graceful leave: announces `left` directly to λ·⌈log10(N+1)⌉ random members and keeps
+    /// gossiping it while the shell keeps ticking (a few gossip rounds are enough); the node
+    /// stops probing and refuting.
     public mutating func leave(now: Int64) -> [GossipEffect] {
         guard !leaving else { return [] }
         leaving = true
@@ -206,6 +221,8 @@ public struct GossipNode: Sendable {
         return drain()
     }
 
+    /// Optional hint: a send to `address` could not be delivered at all (connection refused).
+    /// If that member is being probed, the indirect probe starts at once.
     public mutating func sendFailed(to address: String, now: Int64) -> [GossipEffect] {
         // A refused connection is as good as a timed-out ping: go indirect at once.
         if let memberId = addressIndex[address], var p = probe, p.target == memberId, !p.acked, !p.indirectSent {
