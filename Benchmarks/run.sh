@@ -21,6 +21,7 @@
 #   GOSSIP_SYSTEMS [serf,estuary]  (needs root; installs the Debian packages serf and nftables if missing)
 #   GOSSIP_SIM_MEMBERS [1000]  GOSSIP_SIM_SEED [1]  GOSSIP_SIM_TRIALS [10]  GOSSIP_SIM_LOSS [0.01]
 #   GOSSIP_SIM_CHURN [60] (s between a member's capacity changes)  GOSSIP_SIM_STEADY [120] (s)
+#   GOSSIP_SIM_STALLED [60] (s the stalled members stay stalled; 0 skips)  GOSSIP_SIM_PROFILES [default,fast,swim]
 #   BENCH_WORK_ROOT  directory for the coordinators' data directories [$TMPDIR or /tmp]
 #   BENCH_NO_BUILD=1 skip `swift build` (use the release binaries already built)
 #   BENCH_SCRATCH_PATH  build in (and run the binaries from) this directory instead of .build
@@ -154,7 +155,7 @@ command_for() {
     settlement)
         echo "$bin/estuary-bench settlement --postings ${SETTLE_POSTINGS:-10000000}$work" ;;
     gossip-sim)
-        echo "$bin/estuary-bench gossip-sim --members ${GOSSIP_SIM_MEMBERS:-1000} --seed ${GOSSIP_SIM_SEED:-1} --trials ${GOSSIP_SIM_TRIALS:-10} --loss ${GOSSIP_SIM_LOSS:-0.01} --churn-seconds ${GOSSIP_SIM_CHURN:-60} --steady-seconds ${GOSSIP_SIM_STEADY:-120}" ;;
+        echo "$bin/estuary-bench gossip-sim --members ${GOSSIP_SIM_MEMBERS:-1000} --seed ${GOSSIP_SIM_SEED:-1} --trials ${GOSSIP_SIM_TRIALS:-10} --loss ${GOSSIP_SIM_LOSS:-0.01} --churn-seconds ${GOSSIP_SIM_CHURN:-60} --steady-seconds ${GOSSIP_SIM_STEADY:-120} --stalled-seconds ${GOSSIP_SIM_STALLED:-60} --profile-names ${GOSSIP_SIM_PROFILES:-default,fast,swim}" ;;
     slurm)
         echo "$bin/estuary-bench slurm --coordinator-bin $bin/estuary-coordinator --agent-bin $bin/estuary-agent --jobs ${SLURM_JOBS:-1000} --poll-interval ${SLURM_POLL:-5s} --duration ${SLURM_DURATION:-60s}$work" ;;
     gossip-serf)
