@@ -196,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "EstuaryCoordinatorTests",
             dependencies: [
-                "EstuaryCoordinator", "EstuaryStore", "EstuaryWire", "EstuaryScheduler",
+                "EstuaryCoordinator", "EstuaryStore", "EstuaryWire", "EstuaryScheduler", "EstuaryGossip",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

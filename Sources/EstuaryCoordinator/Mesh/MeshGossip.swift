@@ -19,6 +19,11 @@ public struct MeshGossipSettings: Sendable {
     /// How often local capacity is offered to gossip (only changed summaries are sent): one
     /// gossip round, so that a change waits at most that long before it spreads.
     public var publishIntervalMs: Int64 = 200
+    /// A site's summary changes at most this often in gossip, unless the change is urgent (the
+    /// site became reachable or unreachable, its pools changed, or a class ran out of free
+    /// units or got some back). Every change costs each member about 2 KB at 200 members
+    /// (docs/GOSSIP.md), and agents report every few seconds.
+    public var capacityMinIntervalMs: Int64 = 5000
     /// How often measured latency is handed to the scheduler.
     public var latencyIntervalMs: Int64 = 5000
     /// How long a leaving coordinator waits for its goodbye to be sent.
@@ -271,8 +276,38 @@ actor MeshGossip {
 
     private func publishCapacity(now: Int64) async {
         lastPublishMs = now
-        let summaries = await core.capacitySummaries(origin: id)
+        let summaries = coalesce(await core.capacitySummaries(origin: id), now: clock())
         perform(node.publish(summaries, now: clock()))
+    }
+
+    /// Per site, the summary last offered to gossip and since when.
+    private var offered: [String: (summary: EstuaryGossip.CapacitySummary, sinceMs: Int64)] = [:]
+
+    /// Holds back a site's non-urgent change until `capacityMinIntervalMs` after its last one
+    /// (the previous summary is offered again meanwhile, which the node ignores as unchanged).
+    func coalesce(_ fresh: [EstuaryGossip.CapacitySummary], now: Int64) -> [EstuaryGossip.CapacitySummary] {
+        var next: [String: (summary: EstuaryGossip.CapacitySummary, sinceMs: Int64)] = [:]
+        let result = fresh.map { summary in
+            guard let last = offered[summary.site] else {
+                next[summary.site] = (summary, now)
+                return summary
+            }
+            if last.summary == summary || (!Self.isUrgent(last.summary, summary) && now - last.sinceMs < settings.capacityMinIntervalMs) {
+                next[summary.site] = last
+                return last.summary
+            }
+            next[summary.site] = (summary, now)
+            return summary
+        }
+        offered = next
+        return result
+    }
+
+    /// Changes the scheduler elsewhere must hear of at once.
+    static func isUrgent(_ old: EstuaryGossip.CapacitySummary, _ new: EstuaryGossip.CapacitySummary) -> Bool {
+        func available(_ units: [String: Int]) -> Set<String> { Set(units.filter { $0.value > 0 }.keys) }
+        return old.reachable != new.reachable || old.totalUnits != new.totalUnits || old.region != new.region
+            || available(old.freeUnits) != available(new.freeUnits)
     }
 
     private func refreshLatency(now: Int64) async {
