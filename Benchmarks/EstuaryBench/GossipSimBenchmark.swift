@@ -32,7 +32,7 @@ struct GossipSimBenchmark: ParsableCommand {
 
     func validate() throws {
         guard members >= 10 else { throw ValidationError("--members must be at least 10") }
-        guard trials > 0, steadySeconds > 0, churnSeconds > 0 else { throw ValidationError("--trials, --steady-seconds, --churn-seconds must be positive") }
+        guard trials > 0, steadySeconds > 0, churnSeconds >= 0, stalledSeconds >= 0 else { throw ValidationError("--trials and --steady-seconds must be positive; --churn-seconds and --stalled-seconds 0 skip their figures") }
         guard (0..<1).contains(loss) else { throw ValidationError("--loss: a probability below 1") }
     }
 
@@ -77,13 +77,20 @@ struct GossipSimBenchmark: ParsableCommand {
                 stalledText = "\(stalled.healthy) / \(stalled.stalled)"
                 progress("\(profile.name): stalled done")
             }
-            rows.append(
-                "| \(profile.name) | \(secs(detection.first.p50)) / \(secs(detection.first.p99)) | \(secs(detection.all.p50)) / \(secs(detection.all.p99)) | \(detection.missed) | \(pauses) / \(trials) | \(stalledText) |")
+            let row =
+                "| \(profile.name) | \(secs(detection.first.p50)) / \(secs(detection.first.p99)) | \(secs(detection.all.p50)) / \(secs(detection.all.p99)) | \(detection.missed) | \(pauses) / \(trials) | \(stalledText) |"
+            rows.append(row)
+            // Also on stderr at once: at 1,000 members the bandwidth phases below take long.
+            progress("row \(row)")
         }
         let steady = bandwidth(GossipConfiguration(), churn: false)
-        progress("steady bandwidth done")
-        let churn = bandwidth(GossipConfiguration(), churn: true)
-        progress("churn bandwidth done")
+        progress("steady bandwidth done: \(Format.grouped(steady.total)) B/s per member")
+        var churn: (total: Double, sent: Double) = (.nan, .nan)
+        if churnSeconds > 0 {
+            let measured = bandwidth(GossipConfiguration(), churn: true)
+            churn = (measured.total, measured.sent)
+            progress("churn bandwidth done: \(Format.grouped(churn.total)) B/s per member")
+        }
         let rounds = dissemination(GossipConfiguration())
         progress("dissemination done")
         let log2N = log2(Double(members))
@@ -102,7 +109,9 @@ struct GossipSimBenchmark: ParsableCommand {
         print("|---|---:|---:|")
         print("| bytes per member per second, steady state (sent + received) | \(Format.grouped(steady.total)) B/s | < 1,000 B/s |")
         print("| of which sent | \(Format.grouped(steady.sent)) B/s | |")
-        print("| bytes per member per second with capacity churn (each member's site changes every \(churnSeconds) s) | \(Format.grouped(churn.total)) B/s | |")
+        if churnSeconds > 0 {
+            print("| bytes per member per second with capacity churn (each member's site changes every \(churnSeconds) s) | \(Format.grouped(churn.total)) B/s | |")
+        }
         print("| gossip rounds (\(GossipConfiguration().gossipIntervalMs) ms) for one capacity change to reach all, p50 / max | \(Format.fixed(rounds.p50, 1)) / \(Format.fixed(rounds.max, 1)) | ≤ 2·log2 N = \(Format.fixed(2 * log2N, 1)) |")
         print()
         print(
@@ -191,7 +200,7 @@ struct GossipSimBenchmark: ParsableCommand {
         let start = sim.nowMs
         let end = start + Int64(steadySeconds) * 1000
         var rng = SplitMix64(seed: seed + 3001)
-        let churnPeriod = Int64(churnSeconds) * 1000
+        let churnPeriod = max(1, Int64(churnSeconds)) * 1000
         var nextChange = (0..<members).map { _ in start + Int64(rng.below(Int(churnPeriod))) }
         while sim.nowMs < end {
             sim.run(untilMs: min(end, sim.nowMs + 100))
