@@ -201,29 +201,14 @@ public enum Enrollment {
         return .refused(operation: operation, status: response.status, code: "-", message: text.isEmpty ? "no reason given" : text)
     }
 
-    /// `https://host:port[/]` → (host, port); IPv6 hosts in brackets.
+    /// `https://host:port[/]` → (host, port); IPv6 hosts in brackets; no port means 443.
     static func parseHTTPS(_ url: String) -> (String, Int)? {
         guard url.hasPrefix("https://") else { return nil }
         var rest = url.dropFirst("https://".count)
         if rest.hasSuffix("/") { rest = rest.dropLast() }
-        guard !rest.contains("/") else { return nil }
-        let host: Substring
-        let portText: Substring?
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { return nil }
-            host = rest[rest.index(after: rest.startIndex)..<close]
-            let after = rest[rest.index(after: close)...]
-            portText = after.hasPrefix(":") ? after.dropFirst() : nil
-        } else if let colon = rest.lastIndex(of: ":") {
-            host = rest[..<colon]
-            portText = rest[rest.index(after: colon)...]
-        } else {
-            host = rest
-            portText = nil
-        }
-        guard !host.isEmpty else { return nil }
-        let port = portText.map { Int($0) } ?? 443
-        guard let port, (1...65535).contains(port) else { return nil }
-        return (String(host), port)
+        guard !rest.isEmpty, !rest.contains("/") else { return nil }
+        // A port follows the last colon, unless that colon is inside an IPv6 literal's brackets.
+        let hasPort = rest.hasPrefix("[") ? rest.contains("]:") : rest.contains(":")
+        return MeshPeers.split(address: hasPort ? String(rest) : "\(rest):443")
     }
 }
