@@ -78,10 +78,6 @@ public actor MeshPeers {
         connections = [:]
     }
 
-    /// Addresses with an open connection.
-    public var connectedAddresses: [String] {
-        connections.filter { $0.value.channel.isActive }.map(\.key).sorted()
-    }
 
     private func configuration(for address: String, connection: MeshClient.Connection) -> MeshClientConfiguration {
         var configuration = template

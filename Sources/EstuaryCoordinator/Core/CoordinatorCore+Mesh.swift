@@ -36,11 +36,6 @@ extension CoordinatorCore {
         requestPlacement()
         return true
     }
-
-    /// The latency the scheduler uses between two regions (configured or from the mesh).
-    func schedulerLatency(from a: String, to b: String) -> Int? {
-        scheduler.policy.latency.ms(from: a, to: b)
-    }
 }
 
 /// An unordered pair of regions.

@@ -77,10 +77,6 @@ actor MeshGossip {
     private let startedAtMs: Int64
     private var lastPublishMs: Int64 = 0
     private var lastLatencyMs: Int64 = 0
-    /// Counters for operators and the benchmark.
-    private(set) var messagesSent = 0
-    private(set) var messagesReceived = 0
-    private(set) var messagesRefused = 0
 
     init(
         id: String, address: String, settings: MeshGossipSettings, peers: MeshPeers, core: CoordinatorCore, logger: Logger,
@@ -166,13 +162,11 @@ actor MeshGossip {
         guard !stopped else { return .success([]) }
         do {
             let effects = try node.receive(bytes, from: senderAddress, sender: sender, now: clock())
-            messagesReceived += 1
             var reply: [UInt8]?
             var rest: [GossipEffect] = []
             for effect in effects {
                 if reply == nil, case .send(let to, let body) = effect, to == senderAddress {
                     reply = body
-                    messagesSent += 1
                 } else {
                     rest.append(effect)
                 }
@@ -180,7 +174,6 @@ actor MeshGossip {
             perform(rest)
             return .success(reply ?? [])
         } catch {
-            messagesRefused += 1
             logger.warning(
                 "mesh gossip message refused",
                 metadata: ["from": "\(senderAddress)", "sender": "\(sender ?? "-")", "error": "\(error)"])
@@ -193,10 +186,8 @@ actor MeshGossip {
         guard !stopped, !bytes.isEmpty else { return }
         do {
             let effects = try node.receive(bytes, from: address, sender: sender, now: clock())
-            messagesReceived += 1
             perform(effects)
         } catch {
-            messagesRefused += 1
             logger.warning("mesh gossip reply refused", metadata: ["from": "\(address)", "error": "\(error)"])
         }
     }
@@ -220,7 +211,6 @@ actor MeshGossip {
 
     @discardableResult
     private func send(_ bytes: [UInt8], to address: String) -> Task<Void, Never> {
-        messagesSent += 1
         let peers = self.peers
         let headers = [(Self.fromHeader, self.address)]
         return Task {
