@@ -35,6 +35,10 @@ public enum AccountID: Sendable, Hashable {
     case voucherQuota(VoucherProgramID)
     /// What the mesh owes a site for work it ran, voucher-funded part included.
     case siteReceivable(SiteID)
+    /// What this coordinator owes a peer coordinator of the mesh (positive), or is owed by it
+    /// (negative), for work the peer's sites ran for this coordinator's tenants
+    /// (docs/MONEY.md, "Inter-region"). The peer's ledger holds the mirror image.
+    case peerCoordinator(CoordinatorID)
     /// The platform's commission on every charge.
     case platformFee
     /// The world outside the mesh: tenant top-ups come from here and payouts go to it.
@@ -50,6 +54,7 @@ public enum AccountID: Sendable, Hashable {
         case .voucherFunding(let program): "voucher-funding:\(program.rawValue)"
         case .voucherQuota(let program): "voucher-quota:\(program.rawValue)"
         case .siteReceivable(let site): "site-receivable:\(site.rawValue)"
+        case .peerCoordinator(let peer): "peer:\(peer.rawValue)"
         case .platformFee: "platform-fee"
         case .external: "external"
         }
@@ -99,6 +104,9 @@ public enum AccountID: Sendable, Hashable {
         case "site-receivable":
             try expect(1)
             self = .siteReceivable(SiteID(rawValue: try identifier(arguments[0])))
+        case "peer":
+            try expect(1)
+            self = .peerCoordinator(CoordinatorID(rawValue: try identifier(arguments[0])))
         case "platform-fee":
             try expect(0)
             self = .platformFee
@@ -123,6 +131,7 @@ public enum AccountID: Sendable, Hashable {
             program.isWellFormed && tenant.isWellFormed && Self.years.contains(year)
         case .voucherFunding(let program), .voucherQuota(let program): program.isWellFormed
         case .siteReceivable(let site): site.isWellFormed
+        case .peerCoordinator(let peer): peer.isWellFormed
         case .platformFee, .external: true
         }
     }
@@ -140,7 +149,7 @@ public enum AccountID: Sendable, Hashable {
             guard let limit = creditLimit(tenant) else { return nil }
             return limit > 0 ? -limit : 0  // a negative limit means none, not a floor above zero
         case .voucherBudget, .voucherAllowance: return 0
-        case .voucherFunding, .voucherQuota, .siteReceivable, .platformFee, .external: return nil
+        case .voucherFunding, .voucherQuota, .siteReceivable, .peerCoordinator, .platformFee, .external: return nil
         }
     }
 

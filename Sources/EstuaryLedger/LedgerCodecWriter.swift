@@ -166,6 +166,7 @@ struct LedgerTextWriter {
             fixed + program.rawValue.utf8.count
         case .voucherAllowance(let program, let tenant, _): fixed + program.rawValue.utf8.count + tenant.rawValue.utf8.count
         case .siteReceivable(let site): fixed + site.rawValue.utf8.count
+        case .peerCoordinator(let peer): fixed + peer.rawValue.utf8.count
         case .platformFee, .external: fixed
         }
     }
@@ -197,6 +198,9 @@ struct LedgerTextWriter {
         case .siteReceivable(let site):
             literal("site-receivable:")
             accountField(site.rawValue)
+        case .peerCoordinator(let peer):
+            literal("peer:")
+            accountField(peer.rawValue)
         case .platformFee:
             literal("platform-fee")
         case .external:

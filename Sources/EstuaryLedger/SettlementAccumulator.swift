@@ -20,6 +20,7 @@ public struct SettlementAccumulator: Sendable {
     private var sites: [SiteID: SiteTally] = [:]
     private var tenants: [TenantID: TenantTally] = [:]
     private var programs: [VoucherProgramID: ProgramTally] = [:]
+    private var peers: [CoordinatorID: (transfers: Int, net: Int128)] = [:]
     private var totals = ChargeTally()
     private var transactions = 0
     private var postings = 0
@@ -86,6 +87,12 @@ public struct SettlementAccumulator: Sendable {
             try tally.disbursement(period: period, program: program)
         }
 
+        let peerStatements = try peers.sorted { $0.key < $1.key }.map { peer, tally throws(LedgerError) in
+            PeerStatement(
+                period: period, peer: peer, transfers: tally.transfers,
+                netFen: try fen(tally.net, "net with peer \(peer) in \(period)"))
+        }
+
         let owedPlusFee = statements.reduce(Int128(0)) { $0 + Int128($1.owedFen) + Int128($1.feeFen) }
         let payablePlusVoucher = invoices.reduce(Int128(0)) { $0 + Int128($1.payableFen) + Int128($1.voucherFen) }
         let disbursed = disbursements.reduce(Int128(0)) { $0 + Int128($1.voucherFen) }
@@ -109,7 +116,7 @@ public struct SettlementAccumulator: Sendable {
             disbursedFen: try fen(disbursed, "disbursed total of \(period)"), ok: ok)
         return SettlementReport(
             period: period, statements: statements, invoices: invoices, disbursements: disbursements,
-            reconciliation: reconciliation, totals: try totals.settlementTotals(period: period))
+            peers: peerStatements, reconciliation: reconciliation, totals: try totals.settlementTotals(period: period))
     }
 
     // MARK: Streaming
@@ -139,6 +146,9 @@ public struct SettlementAccumulator: Sendable {
             }
         case .voucherAllowance(let program, _, _), .voucherFunding(let program), .voucherQuota(let program):
             if programs[program] == nil { programs[program] = ProgramTally() }
+        case .peerCoordinator(let peer):
+            peers[peer, default: (0, 0)].net += amount
+            if kind == .interRegion { peers[peer, default: (0, 0)].transfers += 1 }
         case .platformFee, .external:
             break
         }

@@ -28,7 +28,9 @@ public struct SiteStatement: Sendable, Hashable, Codable {
     public var energyWh: Int64
     public var gramsCO2: Int64
     /// Net of the postings to `site-receivable:<site>` by anything but a charge: a payout to the
-    /// site (negative), a reversed charge (negative), a manual adjustment.
+    /// site (negative), a reversed charge (negative), a manual adjustment, an inter-region
+    /// transfer (negative at the tenant's coordinator, whose peer runs the site; positive at that
+    /// peer).
     public var adjustmentsFen: Fen
     /// Net of every posting to `site-receivable:<site>` in the period. When the period reconciles
     /// it is `owedFen + adjustmentsFen`.
@@ -245,6 +247,31 @@ public struct SettlementTotals: Sendable, Hashable, Codable {
     }
 }
 
+/// What one peer coordinator and this one moved between them in a period: the site shares of
+/// charges its sites ran for this coordinator's tenants (this coordinator owes them), less those
+/// this coordinator's sites ran for its tenants. The peer's report for the same period shows
+/// the same transfers with the opposite sign, to the fen.
+public struct PeerStatement: Sendable, Hashable, Codable {
+    public var period: BillingPeriod
+    public var peer: CoordinatorID
+    /// Inter-region transactions with the peer in the period.
+    public var transfers: Int
+    /// Net of the postings to `peer:<peer>`: positive, this coordinator owes the peer.
+    public var netFen: Fen
+
+    public init(period: BillingPeriod, peer: CoordinatorID, transfers: Int, netFen: Fen) {
+        self.period = period
+        self.peer = peer
+        self.transfers = transfers
+        self.netFen = netFen
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case period, peer, transfers
+        case netFen = "net_fen"
+    }
+}
+
 /// Everything closing one period produces.
 public struct SettlementReport: Sendable, Hashable, Codable {
     public var period: BillingPeriod
@@ -254,6 +281,38 @@ public struct SettlementReport: Sendable, Hashable, Codable {
     public var invoices: [TenantInvoice]
     /// Sorted by programme.
     public var disbursements: [ProgramDisbursement]
+    /// Sorted by peer coordinator; empty outside a mesh.
+    public var peers: [PeerStatement]
     public var reconciliation: Reconciliation
     public var totals: SettlementTotals
+
+    public init(
+        period: BillingPeriod, statements: [SiteStatement], invoices: [TenantInvoice],
+        disbursements: [ProgramDisbursement], peers: [PeerStatement] = [], reconciliation: Reconciliation,
+        totals: SettlementTotals
+    ) {
+        self.period = period
+        self.statements = statements
+        self.invoices = invoices
+        self.disbursements = disbursements
+        self.peers = peers
+        self.reconciliation = reconciliation
+        self.totals = totals
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case period, statements, invoices, disbursements, peers, reconciliation, totals
+    }
+
+    /// Reports of periods closed before coordinators formed a mesh have no `peers`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        period = try container.decode(BillingPeriod.self, forKey: .period)
+        statements = try container.decode([SiteStatement].self, forKey: .statements)
+        invoices = try container.decode([TenantInvoice].self, forKey: .invoices)
+        disbursements = try container.decode([ProgramDisbursement].self, forKey: .disbursements)
+        peers = try container.decodeIfPresent([PeerStatement].self, forKey: .peers) ?? []
+        reconciliation = try container.decode(Reconciliation.self, forKey: .reconciliation)
+        totals = try container.decode(SettlementTotals.self, forKey: .totals)
+    }
 }

@@ -34,6 +34,10 @@ public enum TransactionKind: String, Sendable, Hashable, Codable, CaseIterable {
     case adjustment
     /// Money leaving the mesh: a site paid, a wallet refunded.
     case payout
+    /// A site's share of a charge moved between coordinators: at the tenant's coordinator from
+    /// the site's receivable to the peer that runs the site, at that peer from the tenant's
+    /// coordinator to the site (docs/MONEY.md, "Inter-region").
+    case interRegion = "inter_region"
 }
 
 /// A balanced, immutable set of postings with an id that makes posting it idempotent.
@@ -134,5 +138,19 @@ extension LedgerTransaction {
         guard amount > 0 else { throw .invalid("a top-up must be positive, got \(amount) fen") }
         return LedgerTransaction(
             id: id, kind: .topUp, postings: [Posting(.external, -amount), Posting(.wallet(tenant), amount)], memo: memo)
+    }
+
+    /// The site share of one charge moving between coordinators, under one id on both sides
+    /// (`inter-region:<record>`), so each side posts it once. At the tenant's coordinator
+    /// `toSite` is minus the share (the site's receivable passes it to the peer that runs the
+    /// site); at that peer it is the share (the tenant's coordinator owes it, the site earns it).
+    public static func interRegion(record: UsageRecordID, site: SiteID, peer: CoordinatorID, toSite: Fen) throws(LedgerError)
+        -> LedgerTransaction
+    {
+        guard toSite != 0, toSite != .min else { throw .invalid("an inter-region transfer must move a non-zero amount") }
+        return LedgerTransaction(
+            id: "inter-region:\(record.rawValue)", kind: .interRegion,
+            postings: [Posting(.siteReceivable(site), toSite), Posting(.peerCoordinator(peer), -toSite)],
+            memo: toSite < 0 ? "site share of \(record) to \(peer), which runs \(site)" : "site share of \(record) from \(peer)")
     }
 }

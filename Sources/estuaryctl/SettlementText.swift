@@ -41,6 +41,16 @@ enum SettlementText {
         }
         sections.append(report.disbursements.isEmpty ? "no voucher disbursements" : programs.rendered)
 
+        if !report.peers.isEmpty {
+            // Positive: this coordinator owes the peer for work the peer's sites ran; the peer's
+            // own settlement shows the same figure negated.
+            var peers = TextTable("PEER COORDINATOR", "TRANSFERS", "WE OWE", rightAligned: [1, 2])
+            for peer in report.peers {
+                peers.add(peer.peer.rawValue, ReportText.grouped(peer.transfers), MoneyText.amount(peer.netFen))
+            }
+            sections.append(peers.rendered)
+        }
+
         let totals = report.totals
         var figures = Figures()
         figures.add("charges", ReportText.grouped(totals.charges))
