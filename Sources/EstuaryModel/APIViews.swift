@@ -46,13 +46,19 @@ public struct JobView: Sendable, Hashable, Codable {
     public var events: [JobEventView]?
     /// The class the job was placed on, once placed.
     public var placedClass: AcceleratorClass?
+    /// At the coordinator a job was submitted to: the peer coordinator whose site runs it.
+    public var forwardedTo: CoordinatorID?
+    /// At the coordinator that runs a forwarded job: where it was submitted, and as what.
+    public var origin: JobOrigin?
 
     public init(
         id: JobID, spec: JobSpec, state: JobState, siteID: SiteID?, attempt: Int, exitCode: Int?, signal: Int?,
         cancelRequested: Bool, createdAtMs: Int64, updatedAtMs: Int64, events: [JobEventView]? = nil,
-        placedClass: AcceleratorClass? = nil
+        placedClass: AcceleratorClass? = nil, forwardedTo: CoordinatorID? = nil, origin: JobOrigin? = nil
     ) {
         self.placedClass = placedClass
+        self.forwardedTo = forwardedTo
+        self.origin = origin
         self.id = id
         self.spec = spec
         self.state = state
@@ -77,7 +83,27 @@ public struct JobView: Sendable, Hashable, Codable {
         case updatedAtMs = "updated_at_ms"
         case events
         case placedClass = "placed_class"
+        case forwardedTo = "forwarded_to"
+        case origin
     }
+}
+
+/// Where a forwarded job came from: the coordinator it was submitted to, its id there, and the
+/// attempt (placement) of it that was forwarded. Usage and status go back under these.
+public struct JobOrigin: Sendable, Hashable, Codable {
+    public var coordinator: CoordinatorID
+    public var job: JobID
+    public var attempt: Int
+
+    public init(coordinator: CoordinatorID, job: JobID, attempt: Int) {
+        self.coordinator = coordinator
+        self.job = job
+        self.attempt = attempt
+    }
+
+    /// The idempotency key the running coordinator files the job under: one per attempt, so a
+    /// forward sent again finds its job, and a new placement of the same job is a new job.
+    public var idempotencyKey: String { "mesh:\(coordinator.rawValue):\(job.rawValue):\(attempt)" }
 }
 
 public struct JobListView: Sendable, Hashable, Codable {

@@ -41,6 +41,12 @@ public struct SiteID: EstuaryIdentifier {
     public init(rawValue: String) { self.rawValue = rawValue }
 }
 
+/// A coordinator of the mesh: its `--coordinator-id`, which its certificate names.
+public struct CoordinatorID: EstuaryIdentifier {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
 public struct JobID: EstuaryIdentifier {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }

@@ -17,12 +17,20 @@ public struct JobRecord: Sendable, Hashable {
     public var placedClass: AcceleratorClass?
     /// Sites that rejected the job or never confirmed it: it is placed elsewhere.
     public var excludedSites: Set<SiteID>
+    /// At the coordinator it was submitted to: the peer coordinator whose site it was placed on
+    /// (set with the placement, cleared when the job goes back to the queue).
+    public var forwardedTo: CoordinatorID?
+    /// At the coordinator that runs a forwarded job: where it came from.
+    public var origin: JobOrigin?
 
     public init(
         id: JobID, spec: JobSpec, state: JobState, siteID: SiteID? = nil, attempt: Int = 0, exitCode: Int? = nil,
         signal: Int? = nil, cancelRequested: Bool = false, cancelReason: String? = nil, createdAtMs: Int64,
-        updatedAtMs: Int64, placedClass: AcceleratorClass? = nil, excludedSites: Set<SiteID> = []
+        updatedAtMs: Int64, placedClass: AcceleratorClass? = nil, excludedSites: Set<SiteID> = [],
+        forwardedTo: CoordinatorID? = nil, origin: JobOrigin? = nil
     ) {
+        self.forwardedTo = forwardedTo
+        self.origin = origin
         self.placedClass = placedClass
         self.excludedSites = excludedSites
         self.id = id
@@ -42,7 +50,7 @@ public struct JobRecord: Sendable, Hashable {
         JobView(
             id: id, spec: spec, state: state, siteID: siteID, attempt: attempt, exitCode: exitCode, signal: signal,
             cancelRequested: cancelRequested, createdAtMs: createdAtMs, updatedAtMs: updatedAtMs, events: events,
-            placedClass: placedClass
+            placedClass: placedClass, forwardedTo: forwardedTo, origin: origin
         )
     }
 }

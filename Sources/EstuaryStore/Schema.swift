@@ -86,6 +86,23 @@ enum Schema {
             // period of a statement once instead.
             try db.execute(sql: "DROP TRIGGER ledger_transactions_open_period")
         }
+        migrator.registerMigration("v6: federation (forwarded jobs, their origin, the mesh outbox)") { db in
+            // `mesh_outbox` holds messages to peer coordinators (forwards, cancels, job updates,
+            // usage, charges), written in the same transaction as the change they report and
+            // deleted once the peer acknowledged them: delivery survives restarts of either side.
+            try db.execute(
+                sql: """
+                    ALTER TABLE jobs ADD COLUMN forwarded_to TEXT;
+                    ALTER TABLE jobs ADD COLUMN origin TEXT;
+                    CREATE TABLE mesh_outbox (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        peer TEXT NOT NULL,
+                        body TEXT NOT NULL,
+                        created_at_ms INTEGER NOT NULL
+                    );
+                    CREATE INDEX mesh_outbox_by_peer ON mesh_outbox(peer, seq);
+                    """)
+        }
         return migrator
     }
 

@@ -34,14 +34,16 @@ public struct StoreTransaction {
         try run(
             """
                 INSERT INTO jobs (id, tenant, spec, state, site_id, attempt, exit_code, signal, cancel_requested,
-                                  cancel_reason, idempotency_key, created_at_ms, updated_at_ms, placed_class, excluded_sites)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  cancel_reason, idempotency_key, created_at_ms, updated_at_ms, placed_class, excluded_sites,
+                                  forwarded_to, origin)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 job.id.rawValue, job.spec.tenant.rawValue, try encodeJSON(job.spec), job.state.rawValue,
                 job.siteID?.rawValue, job.attempt, job.exitCode, job.signal, job.cancelRequested, job.cancelReason,
                 job.spec.idempotencyKey.map { "\(job.spec.tenant.rawValue)/\($0)" }, job.createdAtMs, job.updatedAtMs,
-                job.placedClass?.rawValue, try encodeJSON(job.excludedSites.sorted()),
+                job.placedClass?.rawValue, try encodeJSON(job.excludedSites.sorted()), job.forwardedTo?.rawValue,
+                try job.origin.map(encodeJSON),
             ])
     }
 
@@ -50,13 +52,13 @@ public struct StoreTransaction {
         try run(
             """
                 UPDATE jobs SET state = ?, site_id = ?, attempt = ?, exit_code = ?, signal = ?, cancel_requested = ?,
-                                cancel_reason = ?, updated_at_ms = ?, placed_class = ?, excluded_sites = ?
+                                cancel_reason = ?, updated_at_ms = ?, placed_class = ?, excluded_sites = ?, forwarded_to = ?
                 WHERE id = ?
                 """,
             arguments: [
                 job.state.rawValue, job.siteID?.rawValue, job.attempt, job.exitCode, job.signal, job.cancelRequested,
                 job.cancelReason, job.updatedAtMs, job.placedClass?.rawValue, try encodeJSON(job.excludedSites.sorted()),
-                job.id.rawValue,
+                job.forwardedTo?.rawValue, job.id.rawValue,
             ])
     }
 
@@ -140,7 +142,9 @@ public struct StoreTransaction {
             createdAtMs: row["created_at_ms"],
             updatedAtMs: row["updated_at_ms"],
             placedClass: (row["placed_class"] as String?).map(AcceleratorClass.init(rawValue:)),
-            excludedSites: Set(try decodeJSON([SiteID].self, row["excluded_sites"], table: "jobs", key: id))
+            excludedSites: Set(try decodeJSON([SiteID].self, row["excluded_sites"], table: "jobs", key: id)),
+            forwardedTo: (row["forwarded_to"] as String?).map(CoordinatorID.init(rawValue:)),
+            origin: try (row["origin"] as String?).map { try decodeJSON(JobOrigin.self, $0, table: "jobs", key: id) }
         )
     }
 
