@@ -72,15 +72,20 @@ public enum Coordinator {
         try writePortFile(configuration.dataDirectory, "mesh.port", server.localPort)
         logger.info("mesh listening", metadata: ["address": "\(configuration.mesh.host):\(server.localPort)"])
 
+        let meshPeers = MeshPeers(template: peerClientConfiguration(trust: trust))
         let gossip = configuration.gossip.map { settings in
             MeshGossip(
                 id: configuration.coordinatorID, address: settings.advertise ?? Self.address(configuration.mesh.host, server.localPort),
-                settings: settings, peers: MeshPeers(template: peerClientConfiguration(trust: trust)), core: core,
-                logger: logger)
+                settings: settings, peers: meshPeers, core: core, logger: logger)
+        }
+        let federation = gossip.map { gossip in
+            MeshFederation(
+                id: CoordinatorID(rawValue: configuration.coordinatorID), gossip: gossip, peers: meshPeers, core: core, store: store,
+                logs: logs, logger: logger)
         }
 
         let shuttingDown = AtomicBox<Bool>(false)
-        let handler = SessionHandler(
+        var handler = SessionHandler(
             core: core, logs: logs, configuration: configuration, shuttingDown: shuttingDown, trust: trust,
             recordRenewal: { issued, replacing, remote in
                 // The new certificate is on record (revocable) before the agent can use it.
@@ -115,8 +120,10 @@ public enum Coordinator {
             },
             gossip: gossip,
             logger: logger)
+        handler.federation = federation
         var backend = LiveBackend(core: core, store: store, logs: logs, meshBound: meshBound, trust: trustService)
         backend.gossip = gossip
+        backend.federation = federation
         let apiConfiguration = APIConfiguration(host: configuration.apiHost, port: configuration.apiPort, tls: apiTLS)
         let apiProblems = apiConfiguration.validate()
         guard apiProblems.isEmpty else { throw ConfigurationError(problems: apiProblems) }
@@ -136,7 +143,8 @@ public enum Coordinator {
                     .init(service: CoreLoops(core: core)),
                     .init(service: api),
                     // Last, so that on shutdown it leaves the mesh first, while everything else still runs.
-                ] + (gossip.map { [.init(service: GossipService(gossip: $0))] } ?? []),
+                ] + (federation.map { [.init(service: FederationService(federation: $0))] } ?? [])
+                    + (gossip.map { [.init(service: GossipService(gossip: $0))] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
@@ -222,6 +230,20 @@ struct GossipService: Service {
             group.addTask { await gossip.run() }
             try? await gracefulShutdown()
             await gossip.leave()
+            group.cancelAll()
+        }
+    }
+}
+
+/// Jobs across the mesh: runs until shutdown begins. What it has not delivered stays in the
+/// outbox for the next start.
+struct FederationService: Service {
+    let federation: MeshFederation
+
+    func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await federation.run() }
+            try? await gracefulShutdown()
             group.cancelAll()
         }
     }

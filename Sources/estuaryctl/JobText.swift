@@ -30,6 +30,12 @@ enum JobText {
             ("tenant", job.spec.tenant.rawValue),
             ("state", state),
             ("site", (job.siteID?.rawValue ?? "-") + (job.placedClass.map { " (\($0))" } ?? "")),
+        ]
+        if let peer = job.forwardedTo { fields.append(("forwarded to", "coordinator \(peer)")) }
+        if let origin = job.origin {
+            fields.append(("forwarded by", "coordinator \(origin.coordinator) (its job \(origin.job), attempt \(origin.attempt))"))
+        }
+        fields += [
             ("resources", job.spec.resources.summary + (job.spec.resources.memoryMiB.map { ", \($0) MiB memory per task" } ?? "")),
             ("walltime", TimeText.duration(seconds: job.spec.walltimeSeconds)),
             ("priority", String(job.spec.priority)),

@@ -15,10 +15,10 @@ import Testing
 extension IntegrationTests {
     @Suite("Mesh forwarding")
     struct MeshForwarding {
-        /// c2's only site, priced at 3,600 fen per unit-hour (a unit-second costs 1 fen) so that
-        /// every run is charged something.
+        /// c2's only site, priced at 360,000 fen per unit-hour (a unit-second costs 100 fen) so
+        /// that a run of a second is charged enough for the 3 % fee to be more than a fen.
         static let site = TestSite(
-            id: "it-fwd-gpu", acceleratorClass: "nvidia-a100", region: "r2", extraTables: "[prices.nvidia-a100]\nflat = 3600")
+            id: "it-fwd-gpu", acceleratorClass: "nvidia-a100", region: "r2", extraTables: "[prices.nvidia-a100]\nflat = 360000")
         static let tenant: TenantID = "acme"
         static let topUp: Fen = 100_000
         /// 3 %, so that what c1 owes c2 (gross − fee) differs from the gross.
@@ -31,7 +31,7 @@ extension IntegrationTests {
                 let (c1, c2) = try await Self.startForwardingMesh(bed)
                 let marker = bed.path("forwarded/marker")
                 let spec = Self.spec(
-                    name: "fwd-hello", script: "echo ran >> '\(marker)'; echo hello-from-forwarded-job", walltimeSeconds: 300)
+                    name: "fwd-hello", script: "echo ran >> '\(marker)'; echo hello-from-forwarded-job; sleep 1", walltimeSeconds: 300)
 
                 let submitted = try await Self.submit(spec, key: "fwd-hello-0001", to: c1)
                 #expect(submitted.created)

@@ -14,6 +14,8 @@ struct LiveBackend: CoordinatorBackend {
     let trust: TrustService
     /// Gossip with other coordinators; nil when this coordinator is not in a mesh.
     var gossip: MeshGossip?
+    /// Jobs across coordinators; nil when this coordinator is not in a mesh.
+    var federation: MeshFederation?
 
     /// - Parameter trust: built over the same `store`, with the CA as its issuer and the hook
     ///   that cuts a revoked site's session (see ``TrustService/init(store:issuer:clock:logger:onSiteRevoked:)``).
@@ -70,7 +72,13 @@ struct LiveBackend: CoordinatorBackend {
         guard id.isWellFormed, let job = try await store.read({ tx in try tx.job(id) }) else {
             throw BackendError.notFound("job \(id)")
         }
-        let (data, size) = logs.read(job: id, stream: stream, offset: max(0, offset), limit: max(0, min(limit, 1 << 20)))
+        var (data, size) = logs.read(job: id, stream: stream, offset: max(0, offset), limit: max(0, min(limit, 1 << 20)))
+        if size == 0, let peer = job.forwardedTo, let federation {
+            // The output of a forwarded job stays where it ran; read it there.
+            let remote = try await federation.logs(
+                of: job, peer: peer, stream: stream, offset: max(0, offset), limit: max(0, min(limit, 1 << 20)))
+            (data, size) = (Array(remote.data), remote.size)
+        }
         let complete = job.state.isTerminal && max(0, offset) + Int64(data.count) >= size
         return LogSlice(data: data, offset: max(0, offset), size: size, complete: complete, state: job.state)
     }

@@ -5,16 +5,25 @@ import EstuaryWire
 
 extension CoordinatorCore {
     /// Records a new job (or finds the one its idempotency key names) and queues it.
-    func submit(_ spec: JobSpec) async throws -> SubmitView {
-        let problems = spec.validate()
+    /// `origin`: the job was forwarded by a peer coordinator (`acceptForward`).
+    func submit(_ spec: JobSpec, origin: JobOrigin? = nil) async throws -> SubmitView {
+        var problems = spec.validate()
+        if origin == nil, spec.idempotencyKey?.hasPrefix("mesh:") == true {
+            // The namespace of forwarded jobs' keys (`JobOrigin.idempotencyKey`): a user's key
+            // there could stand in for a forward that has not arrived yet.
+            problems.append(FieldError(field: "idempotency_key", message: "must not start with \"mesh:\" (reserved for forwarded jobs)"))
+        }
         if !problems.isEmpty { throw BackendError.invalid(problems) }
         // A repeated idempotency key is found inside the write transaction below, which is the
         // only place the check is race-free; a separate read first would only duplicate it.
         let now = clock()
         let id = ids.next(nowMs: now, random: random.next())
-        var job = JobRecord(id: id, spec: spec, state: .queued, createdAtMs: now, updatedAtMs: now)
+        var job = JobRecord(id: id, spec: spec, state: .queued, createdAtMs: now, updatedAtMs: now, origin: origin)
+        let submitted = origin.map { "forwarded by \($0.coordinator) (its job \($0.job), attempt \($0.attempt))" } ?? "submitted via API"
         let events = [
-            JobEventRecord(jobID: id, state: .submitted, atMs: now, cause: "submitted via API", source: "api", siteID: nil, attempt: 0),
+            JobEventRecord(
+                jobID: id, state: .submitted, atMs: now, cause: submitted, source: origin == nil ? "api" : "mesh", siteID: nil,
+                attempt: 0),
             JobEventRecord(jobID: id, state: .queued, atMs: now, cause: "waiting for a site", source: "scheduler", siteID: nil, attempt: 0),
         ]
         let record = job
@@ -28,6 +37,7 @@ extension CoordinatorCore {
                 return nil
             })
         if let existing { return try Self.matchExisting(existing, spec: spec) }
+        if origin != nil { job.origin = origin }
         job.updatedAtMs = now
         active[id] = job
         scheduler.enqueue(Self.schedulerJob(job))
@@ -66,7 +76,20 @@ extension CoordinatorCore {
         job.updatedAtMs = clock()
         active[id] = job
         let record = job
-        try await commit(store.enqueueWrite { tx in try tx.updateJob(record) })
+        // A forwarded job is cancelled by its runner; the request travels in the outbox, after
+        // the forward itself, and the runner's report ends the job here.
+        let forward = try job.forwardedTo.map { peer in
+            (peer, try MeshMessage.cancel(MeshCancel(job: id, attempt: job.attempt, tenant: job.spec.tenant, reason: cause)).encoded())
+        }
+        let now = job.updatedAtMs
+        try await commit(store.enqueueWrite { tx in
+            try tx.updateJob(record)
+            if let (peer, body) = forward { try tx.appendMeshOutbox(peer: peer, body: body, atMs: now) }
+        })
+        if forward != nil {
+            signalOutbox()
+            return (active[id] ?? job).view()
+        }
         if let site = job.siteID, !uncommittedPlacements.contains(id) {
             sites[site]?.link?.sendReliable(.jobCancel(.with { $0.jobID = id.rawValue; $0.reason = cause }))
         }
@@ -107,6 +130,7 @@ extension CoordinatorCore {
             job.state = .placed
             job.siteID = placement.site
             job.placedClass = placement.cls
+            job.forwardedTo = remoteSites[placement.site]?.peer
             job.attempt += 1
             job.updatedAtMs = now
             active[job.id] = job
@@ -129,6 +153,9 @@ extension CoordinatorCore {
                 for (job, event) in records {
                     try tx.updateJob(job)
                     try tx.appendEvent(event)
+                    // A job forwarded here was admitted by its home coordinator, which holds
+                    // the money; this coordinator does not know the tenant's wallet.
+                    if job.origin != nil { continue }
                     // Admission: the tenant's wallet must cover the job's maximum cost before the
                     // site hears of it; otherwise the job does not start, and says why.
                     guard let site = job.siteID, let cls = job.placedClass,
@@ -146,6 +173,13 @@ extension CoordinatorCore {
                             attempt: job.attempt))
                     refused[job.id] = cause
                 }
+                // Placements on a peer's site go to the peer, written with the placement so
+                // that neither exists without the other.
+                for (job, _) in records where refused[job.id] == nil {
+                    guard let peer = job.forwardedTo, let site = job.siteID, let cls = job.placedClass else { continue }
+                    let forward = MeshForward(job: job.id, attempt: job.attempt, spec: job.spec, site: site, cls: cls)
+                    try tx.appendMeshOutbox(peer: peer, body: try MeshMessage.forward(forward).encoded(), atMs: now)
+                }
                 return refused
             })
         } catch {
@@ -161,6 +195,10 @@ extension CoordinatorCore {
         for (placed, _) in placements where refused[placed.id] == nil {
             uncommittedPlacements.remove(placed.id)
             // The job may have moved on (cancelled, lost) while the commit was in flight.
+            if placed.forwardedTo != nil {
+                signalOutbox()
+                continue
+            }
             guard let job = active[placed.id], job.attempt == placed.attempt, let site = job.siteID,
                 let link = sites[site]?.link
             else { continue }
@@ -201,7 +239,8 @@ extension CoordinatorCore {
 
     /// Installed capacity, free units and PFLOPS per site, per region and for the mesh.
     func capacity() -> CapacitySummary {
-        CapacitySummary(sites: scheduler.sites.values, catalog: configuration.catalog)
+        // Peers' sites are in the scheduler too, but they are theirs: `capacity --mesh` shows them.
+        CapacitySummary(sites: scheduler.sites.values.filter { remoteSites[$0.id] == nil }, catalog: configuration.catalog)
     }
 
     static func assign(_ job: JobRecord) -> Estuary_V1_JobAssign {

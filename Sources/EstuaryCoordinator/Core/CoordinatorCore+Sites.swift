@@ -228,6 +228,9 @@ extension CoordinatorCore {
         for id in scheduler.expiredHolds(nowMs: now) {
             guard var job = active[id], job.state == .placed, let site = job.siteID else { continue }
             if uncommittedPlacements.contains(id) { continue }
+            // A forwarded job's runner decides: placing it elsewhere now could run it twice.
+            // The runner's own hold timeout returns it (as rejected) if its site never accepts.
+            if job.forwardedTo != nil { continue }
             abandoned.append((site, .with { $0.jobID = id.rawValue; $0.reason = "not accepted within \(timeoutSeconds) s; placed elsewhere" }))
             let event: JobEventRecord
             if job.attempt >= configuration.maxAttempts {

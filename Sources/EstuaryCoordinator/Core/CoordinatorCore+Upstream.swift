@@ -70,6 +70,10 @@ extension CoordinatorCore {
         }
         for (job, _) in changes { knownJobs[job.id] = job }
         let meter = self.meter
+        // Usage of jobs forwarded here is rated at their home coordinator: relayed, not posted.
+        let relay = try relayedUsage(&usage, site: siteID, jobs: knownJobs).map { peer, records in
+            (peer, try MeshMessage.usage(records).encoded())
+        }
         // Checked and rated here, off the store's writer; the write decides what is new and posts.
         let prepared = meter.prepareUsage(usage, site: siteID, jobs: knownJobs, energy: energy, nowMs: now)
         let (skipped, foreignInactive) = try await commit(store.enqueueWrite { tx -> (Int, Int) in
@@ -81,6 +85,7 @@ extension CoordinatorCore {
             // Rated and posted in this same transaction, only when the record is new: a resent
             // record is neither stored nor charged again (docs/MONEY.md, exactly once).
             let posted = try meter.postUsage(prepared, tx: tx)
+            for (peer, body) in relay { try tx.appendMeshOutbox(peer: peer, body: body, atMs: now) }
             try tx.setCursor(site: siteID, epoch: epoch, seq: seq)
             return (posted.skipped, foreignInactive)
         })
@@ -93,6 +98,7 @@ extension CoordinatorCore {
             countRefused(site: siteID, skipped + foreign)
         }
         if records.contains(where: { !$0.0.state.holdsCapacity }) { requestPlacement() }
+        if !relay.isEmpty || records.contains(where: { $0.0.origin != nil }) { signalOutbox() }
         if let gap { throw gap }
         return seq
     }
@@ -147,7 +153,7 @@ extension CoordinatorCore {
             if job.cancelRequested {
                 return transitioned(job, to: .cancelled, cause: job.cancelReason ?? "cancelled", source: source, siteAtMs: siteAt)
             }
-            if job.attempt >= configuration.maxAttempts {
+            if job.attempt >= configuration.maxAttempts && job.origin == nil {
                 return transitioned(
                     job, to: .failed, cause: "rejected \(job.attempt) times; last by \(siteID): \(reason)", source: source,
                     siteAtMs: siteAt)

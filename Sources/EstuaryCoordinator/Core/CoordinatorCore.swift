@@ -34,6 +34,8 @@ actor CoordinatorCore {
     /// When a price version set for later takes effect (the sweep re-syncs the scheduler then).
     var nextPriceChangeMs: Int64?
     var sites: [SiteID: LiveSite] = [:]
+    /// Sites of peer coordinators the scheduler may place on (a job placed there is forwarded).
+    var remoteSites: [SiteID: RemoteSite] = [:]
     /// Upstream messages refused, over all sites, because they spoke for another site's jobs.
     var refusedMessagesTotal = 0
     /// Upstream cursor per site for the outbox epoch of its current session.
@@ -45,6 +47,9 @@ actor CoordinatorCore {
     var deferralNoted: [JobID: Int64] = [:]
     let placementSignal: AsyncStream<Void>.Continuation
     let placementRequests: AsyncStream<Void>
+    /// Signalled when the mesh outbox has new messages (`MeshFederation` sends them).
+    let outboxSignal: AsyncStream<Void>.Continuation
+    let outboxRequests: AsyncStream<Void>
 
     init(
         store: CoordinatorStore, configuration: CoordinatorConfiguration, logger: Logger,
@@ -66,6 +71,7 @@ actor CoordinatorCore {
                 meter.effectivePrice(tenant: tenant, site: site, cls: cls, list: list, nowMs: clock())
             })
         (placementRequests, placementSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (outboxRequests, outboxSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Rebuilds live state from the store after a (re)start. Sites start unreachable until
@@ -135,6 +141,16 @@ actor CoordinatorCore {
     func transition(
         _ job: inout JobRecord, to next: JobState, cause: String, source: String, siteAtMs: Int64? = nil
     ) -> JobEventRecord {
+        var next = next
+        var cause = cause
+        var source = source
+        if let origin = job.origin, next == .queued {
+            // A forwarded job is placed by its home coordinator: here it ends, and home places
+            // it again (`meshReports` tells it "rejected").
+            next = .failed
+            cause = "returned to \(origin.coordinator): \(cause)"
+            source = Self.returnedSource
+        }
         let now = clock()
         let wasQueued = job.state == .queued || job.state == .submitted
         let eventSite = job.siteID
@@ -152,6 +168,7 @@ actor CoordinatorCore {
         if next == .queued {
             job.siteID = nil
             job.placedClass = nil
+            job.forwardedTo = nil
         }
         if next.isTerminal {
             deferralNoted[job.id] = nil
@@ -173,6 +190,7 @@ actor CoordinatorCore {
             try tx.appendEvent(event)
             if !job.state.holdsCapacity { try meter.releaseHold(job: job.id, tx: tx) }
         }
+        try meshReports(changes, tx)
     }
 
     /// Awaits a commit; on failure stops the coordinator, since memory is now ahead of disk.

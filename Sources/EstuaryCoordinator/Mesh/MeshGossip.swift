@@ -332,6 +332,21 @@ actor MeshGossip {
         return pairs
     }
 
+    /// Every other member, with what the federation needs of it.
+    func peerDirectory() -> [MeshPeerEntry] {
+        var stamps: [String: (count: Int, version: UInt64)] = [:]
+        for summary in node.capacity {
+            let known = stamps[summary.origin] ?? (0, 0)
+            stamps[summary.origin] = (known.count + 1, max(known.version, summary.version))
+        }
+        return node.members.filter { $0.id != id }.map { member in
+            let stamp = stamps[member.id] ?? (0, 0)
+            return MeshPeerEntry(
+                id: CoordinatorID(rawValue: member.id), address: member.address,
+                reachable: member.state == .alive || member.state == .suspect, capacityStamp: "\(stamp.count):\(stamp.version)")
+        }
+    }
+
     // MARK: views
 
     func membersView(configured: LatencyMatrix) -> MeshMembersView {

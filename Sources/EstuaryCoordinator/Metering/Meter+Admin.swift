@@ -151,14 +151,18 @@ extension Meter {
     /// applies from the beginning of time: before it the site had no prices at all, and usage of
     /// jobs that started before the coordinator first saw the book (a coordinator upgraded with
     /// jobs running) is rated at it rather than left unrated. Returns whether a version was added.
-    func observeAgentPrices(site: SiteID, book: PriceBook, nowMs: Int64, tx: StoreTransaction) throws -> Bool {
+    /// `source` names where the book came from in the price history: `agent`, or `mesh:<peer>`
+    /// for a peer coordinator's site.
+    func observeAgentPrices(site: SiteID, book: PriceBook, nowMs: Int64, tx: StoreTransaction, source: String = "agent") throws
+        -> Bool
+    {
         try change(tx) { state in
             guard !book.prices.isEmpty, !state.adminPriced.contains(site) else { return false }
             let latest = pricing.withLock { $0.histories[site]?.versions.last }
             if let latest, latest.book == book { return false }
             let effective = latest.map { max(nowMs, $0.effectiveFromMs + 1) } ?? 0
             let version = try addVersion(site: site, book: book, services: [:], effectiveFromMs: effective)
-            try tx.insertPriceVersion(site: site, version, source: "agent", atMs: nowMs)
+            try tx.insertPriceVersion(site: site, version, source: source, atMs: nowMs)
             return true
         }
     }

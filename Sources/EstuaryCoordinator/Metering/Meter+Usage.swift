@@ -33,6 +33,8 @@ public struct PreparedUsage: Sendable {
         var tenant: TenantID
         /// Whether the record is the job's current attempt (whose hold it draws on and releases).
         var current: Bool
+        /// The attempt the record is for.
+        var attempt: Int
 
         /// Who pays for `record`, or nil when the record may not be charged to `job`: the job
         /// ran at `site`, with these units and class, and the record's id is that of one of its
@@ -43,8 +45,10 @@ public struct PreparedUsage: Sendable {
             else { return nil }
             tenant = job.spec.tenant
             current = record.id == .forJob(job.id, attempt: max(1, job.attempt))
-            guard current || (1..<max(1, job.attempt)).contains(where: { record.id == .forJob(job.id, attempt: $0) })
-            else { return nil }
+            guard let attempt = (1...max(1, job.attempt)).last(where: { record.id == .forJob(job.id, attempt: $0) }) else {
+                return nil
+            }
+            self.attempt = attempt
         }
     }
 
@@ -61,6 +65,9 @@ public struct PreparedUsage: Sendable {
 
     let site: SiteID
     let energy: SiteEnergy
+    /// The peer coordinator that runs `site`, for usage of jobs forwarded to it: the site's
+    /// share of each charge becomes an inter-region transfer to the peer.
+    let peer: CoordinatorID?
     let nowMs: Int64
     /// The meter's price generation the ratings used: a write that finds another re-rates.
     let priceGeneration: UInt64
@@ -78,11 +85,12 @@ extension Meter {
     /// order). A site may only report usage for a job that ran there, with the job's own units
     /// and class, under the record id of one of its attempts.
     public func prepareUsage(
-        _ records: [UsageRecord], site: SiteID, jobs: [JobID: JobRecord], energy: SiteEnergy, nowMs: Int64
+        _ records: [UsageRecord], site: SiteID, jobs: [JobID: JobRecord], energy: SiteEnergy, nowMs: Int64,
+        peer: CoordinatorID? = nil
     ) -> PreparedUsage {
         let (history, generation) = pricing.withLock { ($0.histories[site], $0.generation) }
         var prepared = PreparedUsage(
-            site: site, energy: energy, nowMs: nowMs, priceGeneration: generation, items: [], skipped: 0)
+            site: site, energy: energy, peer: peer, nowMs: nowMs, priceGeneration: generation, items: [], skipped: 0)
         prepared.items.reserveCapacity(records.count)
         for record in records {
             guard let job = jobs[record.jobID] else {
@@ -142,7 +150,7 @@ extension Meter {
         let rows = items.map { UsageRow($0.record, unrated: $0.rating?.unratedReason) }
         // Not `change(tx)`: a cache lookup must not wait for the postings of earlier batches.
         let provider = try mutate { state in try Self.provider(of: site, in: &state, tx: tx) } ?? ""
-        let posting = Posting(site: site, provider: provider, period: period, nowMs: prepared.nowMs)
+        let posting = Posting(site: site, provider: provider, period: period, nowMs: prepared.nowMs, peer: prepared.peer)
         // The store's writer inserts the usage rows chunk by chunk; each chunk's new charges are
         // posted to the ledger on `poster` while the writer goes on (with the next chunk, then
         // the next batch of the transaction), and their journal rows are written by `settle`:
@@ -215,6 +223,9 @@ extension Meter {
                 let written = try job.wait()
                 try tx.insertJournal(written.journal)
                 try tx.deleteHolds(jobs: written.released)
+                for (peer, charge) in written.transfers {
+                    try tx.appendMeshOutbox(peer: peer, body: try MeshMessage.charge(charge).encoded(), atMs: written.atMs)
+                }
             }
         }
     }
@@ -228,6 +239,8 @@ extension Meter {
         var provider: String
         var period: BillingPeriod
         var nowMs: Int64
+        /// See `PreparedUsage.peer`.
+        var peer: CoordinatorID?
     }
 
     /// What posting one chunk produced: its journal rows, encoded, and the jobs whose holds it
@@ -235,6 +248,9 @@ extension Meter {
     struct Written: Sendable {
         var journal: [JournalRow]
         var released: [JobID]
+        /// Site shares moved to peer coordinators: each peer is told (`MeshMessage.charge`).
+        var transfers: [(CoordinatorID, MeshCharge)] = []
+        var atMs: Int64 = 0
     }
 
     /// One chunk's posting, run on the poster (or inline) and awaited by the store's writer. A
@@ -300,6 +316,7 @@ extension Meter {
         var entries: [(transaction: LedgerTransaction, charge: PostedCharge?, lines: EncodedChargeLines?)] = []
         entries.reserveCapacity(charges.count)
         var released: [JobID] = []
+        var transfers: [(CoordinatorID, MeshCharge)] = []
         try mutate { state in
             var changed = afterOthers
             do {
@@ -335,6 +352,22 @@ extension Meter {
                         atMs: record.endedAtMs)
                     entries.append((posted.transaction, postedCharge, charge.encoded))
                     for posting in posted.transaction.postings { state.dirty.insert(posting.account) }
+                    if let peer = posting.peer {
+                        // The site is a peer's: what the charge owes the site is owed to the peer.
+                        let owed = Fen(clamping: posted.transaction.net(for: .siteReceivable(site)))
+                        if owed != 0 {
+                            let transfer = try LedgerTransaction.interRegion(record: record.id, site: site, peer: peer, toSite: -owed)
+                            try state.ledger.apply(transfer)
+                            entries.append((transfer, nil, nil))
+                            for posting in transfer.postings { state.dirty.insert(posting.account) }
+                            transfers.append((
+                                peer,
+                                MeshCharge(
+                                    record: record.id, job: job, attempt: charge.payer.attempt, tenant: tenant, site: site,
+                                    owedFen: owed)
+                            ))
+                        }
+                    }
                     if current, state.ledger.release(job: job) != nil { released.append(job) }
                 }
             } catch let error as LedgerError where changed {
@@ -346,7 +379,7 @@ extension Meter {
         let journal = entries.map {
             JournalRow($0.transaction, period: posting.period, atMs: posting.nowMs, charge: $0.charge, lines: $0.lines)
         }
-        return Written(journal: journal, released: released)
+        return Written(journal: journal, released: released, transfers: transfers, atMs: posting.nowMs)
     }
 
     /// Writes the balances of every account changed since the last commit: once per store
@@ -386,6 +419,24 @@ extension Meter {
             return .charge(lines, gross: gross, encoded: LedgerCodec.encodeLines(lines, of: identity))
         } catch {
             return .unrated("\(error)")
+        }
+    }
+}
+
+extension Meter {
+    /// The runner's side of an inter-region transfer: the home coordinator `peer` charged a
+    /// job this coordinator ran for it, and owes the site's share, which the site earns here.
+    /// Posted once per usage record (the transaction id is the record's); returns whether it
+    /// was posted now. Inside the caller's store write.
+    func postPeerShare(_ charge: MeshCharge, from peer: CoordinatorID, nowMs: Int64, tx: StoreTransaction) throws -> Bool {
+        guard charge.owedFen > 0 else { return false }
+        let transfer = try LedgerTransaction.interRegion(record: charge.record, site: charge.site, peer: peer, toSite: charge.owedFen)
+        return try change(tx) { state in
+            let period = try Self.openPeriod(atMs: nowMs, in: state, utcOffsetMinutes: settings.utcOffsetMinutes)
+            guard try state.ledger.apply(transfer) == .posted else { return false }
+            try tx.insertLedgerTransaction(transfer, period: period, atMs: nowMs, charge: nil)
+            try tx.setBalances(transfer.postings.map { ($0.account, state.ledger.balance($0.account)) })
+            return true
         }
     }
 }

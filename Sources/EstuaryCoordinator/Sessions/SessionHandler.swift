@@ -25,6 +25,8 @@ struct SessionHandler: MeshSessionHandler {
     /// Gossip with other coordinators; nil when this coordinator is not in a mesh.
     let gossip: MeshGossip?
     let logger: Logger
+    /// Jobs across coordinators; nil when this coordinator is not in a mesh.
+    var federation: MeshFederation? = nil
 
     func admit(_ request: SessionRequest) async -> SessionRefusal? {
         if let refusal = authorize(request) {
@@ -71,6 +73,9 @@ struct SessionHandler: MeshSessionHandler {
     /// key; answers the new certificate (PEM). The identity comes from the current certificate.
     func unary(_ request: SessionRequest, body: [UInt8]) async -> UnaryResponse {
         if request.headers[":path"] == MeshGossip.path { return await gossipMessage(request, body: body) }
+        if let path = request.headers[":path"], MeshFederation.paths.contains(path) {
+            return await federationRequest(request, path: path, body: body)
+        }
         guard request.headers[":path"] == WireProtocol.renewPath else {
             return Self.plain(404, "unknown path \(request.headers[":path"] ?? "-")")
         }
@@ -125,6 +130,24 @@ struct SessionHandler: MeshSessionHandler {
         case .failure(let error):
             return Self.plain(400, "gossip message refused: \(error)")
         }
+    }
+
+    /// A request from another coordinator about jobs across the mesh (PROTOCOL.md §16): with
+    /// TLS, only coordinator certificates, each speaking for itself.
+    func federationRequest(_ request: SessionRequest, path: String, body: [UInt8]) async -> UnaryResponse {
+        guard let federation else {
+            return Self.plain(404, "this coordinator is not in a coordinator mesh (start it with --region and --gossip-seed)")
+        }
+        var sender: CoordinatorID?
+        if trust != nil {
+            guard let peer = request.peer, peer.identity.role == .coordinator else {
+                return Self.plain(403, "only coordinator certificates may use \(path)")
+            }
+            sender = CoordinatorID(rawValue: peer.identity.id)
+        }
+        let (status, reply) = await federation.answer(path: path, body: body, sender: sender)
+        if status != 200 { return Self.plain(status, String(decoding: reply, as: UTF8.self).trimmingCharacters(in: .newlines)) }
+        return UnaryResponse(status: 200, headers: ["content-type": "application/json"], body: reply, establishesConnection: true)
     }
 
     static func plain(_ status: Int, _ message: String) -> UnaryResponse {

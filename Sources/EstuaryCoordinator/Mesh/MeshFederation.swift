@@ -1,0 +1,290 @@
+import EstuaryModel
+import EstuaryStore
+import EstuaryTransport
+import Foundation
+import Logging
+
+/// A peer coordinator as gossip sees it, for the federation loops.
+struct MeshPeerEntry: Sendable, Hashable {
+    var id: CoordinatorID
+    var address: String
+    /// Alive or suspected: worth talking to.
+    var reachable: Bool
+    /// Changes whenever the peer's gossiped capacity changes: its sites are fetched again.
+    var capacityStamp: String
+}
+
+/// Jobs across coordinators (docs/FEDERATION.md): learns peers' sites for the scheduler, sends
+/// the mesh outbox (forwards, cancels, job updates, usage, charges) to peers in order, and
+/// answers peers' requests (`/estuary.v1/mesh/*`, PROTOCOL.md §16).
+actor MeshFederation {
+    static let sitesPath = "/estuary.v1/mesh/sites"
+    static let deliverPath = "/estuary.v1/mesh/deliver"
+    static let logsPath = "/estuary.v1/mesh/logs"
+    static let paths: Set<String> = [sitesPath, deliverPath, logsPath]
+
+    /// Messages per delivery request.
+    static let batchLimit = 128
+    /// A peer's sites are fetched again at least this often, even when gossip shows no change.
+    static let siteRefreshMs: Int64 = 10_000
+
+    let id: CoordinatorID
+    private let gossip: MeshGossip
+    private let peers: MeshPeers
+    private let core: CoordinatorCore
+    private let store: CoordinatorStore
+    private let logs: LogStore
+    private let logger: Logger
+    private var fetched: [CoordinatorID: (stamp: String, atMs: Int64)] = [:]
+    private var outboxPending = true
+    /// Per peer, when a failed delivery may be tried again.
+    private var retryAt: [CoordinatorID: ContinuousClock.Instant] = [:]
+
+    init(
+        id: CoordinatorID, gossip: MeshGossip, peers: MeshPeers, core: CoordinatorCore, store: CoordinatorStore, logs: LogStore,
+        logger: Logger
+    ) {
+        self.id = id
+        self.gossip = gossip
+        self.peers = peers
+        self.core = core
+        self.store = store
+        self.logs = logs
+        self.logger = logger
+    }
+
+    // MARK: running
+
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.runSiteLoop() }
+            group.addTask { await self.runOutboxLoop() }
+            group.addTask {
+                for await _ in self.core.outboxRequests { await self.noteOutbox() }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func noteOutbox() { outboxPending = true }
+
+    private func runSiteLoop() async {
+        var known: Set<CoordinatorID> = []
+        while !Task.isCancelled {
+            let directory = await gossip.peerDirectory()
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            for peer in directory where peer.reachable {
+                if let last = fetched[peer.id], last.stamp == peer.capacityStamp, now - last.atMs < Self.siteRefreshMs { continue }
+                do {
+                    let reply = try await fetchSites(peer)
+                    fetched[peer.id] = (peer.capacityStamp, now)
+                    known.insert(peer.id)
+                    await core.updateRemoteSites(peer: peer.id, offers: reply.sites)
+                } catch {
+                    logger.debug("fetching a peer's sites failed", metadata: ["peer": "\(peer.id)", "error": "\(error)"])
+                }
+            }
+            let reachable = Set(directory.filter(\.reachable).map(\.id))
+            for gone in known.subtracting(reachable) {
+                known.remove(gone)
+                fetched[gone] = nil
+                await core.removeRemoteSites(peer: gone)
+                logger.notice("peer's sites withdrawn from scheduling", metadata: ["peer": "\(gone)"])
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    private func fetchSites(_ peer: MeshPeerEntry) async throws -> MeshSitesReply {
+        let body = try await request(peer.address, path: Self.sitesPath, body: [])
+        let reply = try MeshJSON.decode(MeshSitesReply.self, body)
+        guard reply.coordinator == peer.id else {
+            throw FederationError.wrongPeer(expected: peer.id, found: reply.coordinator)
+        }
+        return reply
+    }
+
+    private func runOutboxLoop() async {
+        while !Task.isCancelled {
+            if outboxPending {
+                outboxPending = false
+                if await drainOutbox() { outboxPending = true }  // more to send, or to retry
+            }
+            // A signal is noticed within 20 ms; a peer that failed is retried after its back-off.
+            for _ in 0..<50 where !outboxPending && !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            outboxPending = true
+        }
+    }
+
+    /// Sends what the outbox holds to every peer it can reach; true when something is left.
+    private func drainOutbox() async -> Bool {
+        guard let backlog = try? await store.read({ tx in try tx.meshOutboxBacklog() }), !backlog.isEmpty else { return false }
+        let directory = Dictionary(await gossip.peerDirectory().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var left = false
+        for peer in backlog.keys.sorted() {
+            if let retry = retryAt[peer], ContinuousClock.now < retry {
+                left = true
+                continue
+            }
+            guard let entry = directory[peer], entry.reachable else {
+                left = true
+                continue
+            }
+            do {
+                while try await deliverBatch(to: entry) {}
+                retryAt[peer] = nil
+            } catch {
+                left = true
+                retryAt[peer] = .now + .seconds(1)
+                logger.info("mesh delivery failed; will retry", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            }
+        }
+        return left
+    }
+
+    /// Sends the oldest batch for `peer`; true when a full batch went (there may be more).
+    private func deliverBatch(to peer: MeshPeerEntry) async throws -> Bool {
+        let peerID = peer.id
+        let rows = try await store.read { tx in try tx.meshOutbox(peer: peerID, limit: Self.batchLimit) }
+        guard let last = rows.last else { return false }
+        var items: [MeshDelivery.Item] = []
+        for row in rows {
+            guard let message = try? MeshMessage.decode(row.body) else {
+                logger.error("unreadable mesh outbox row dropped", metadata: ["peer": "\(peerID)", "seq": "\(row.seq)"])
+                continue
+            }
+            items.append(MeshDelivery.Item(seq: row.seq, message: message))
+        }
+        let body = Array(try MeshJSON.encoder.encode(MeshDelivery(from: id, items: items)))
+        let answer = try MeshJSON.decode(MeshDeliveryAck.self, try await request(peer.address, path: Self.deliverPath, body: body))
+        let through = min(answer.through, last.seq)
+        if through >= rows[0].seq || items.isEmpty {
+            let upTo = items.isEmpty ? last.seq : through
+            try await store.write { tx in try tx.deleteMeshOutbox(peer: peerID, through: upTo) }
+        }
+        guard through >= last.seq || items.isEmpty else {
+            throw FederationError.partial(appliedThrough: through, sentThrough: last.seq)
+        }
+        return rows.count == Self.batchLimit
+    }
+
+    private func request(_ address: String, path: String, body: [UInt8]) async throws -> [UInt8] {
+        let (response, _) = try await peers.post(
+            to: address, path: path, headers: [("content-type", "application/json")], body: body)
+        guard response.status == 200 else {
+            throw FederationError.refused(status: response.status, message: String(decoding: response.body, as: UTF8.self))
+        }
+        return response.body
+    }
+
+    // MARK: reads through peers
+
+    /// A slice of the output of a job forwarded to `peer`, read there.
+    func logs(of job: JobRecord, peer: CoordinatorID, stream: LogStreamKind, offset: Int64, limit: Int) async throws -> MeshLogReply {
+        guard let entry = await gossip.peerDirectory().first(where: { $0.id == peer }) else {
+            throw FederationError.unknownPeer(peer)
+        }
+        let request = MeshLogRequest(
+            from: id, job: job.id, attempt: job.attempt, tenant: job.spec.tenant, stream: stream, offset: offset, limit: limit)
+        let body = try await self.request(entry.address, path: Self.logsPath, body: Array(try MeshJSON.encoder.encode(request)))
+        return try MeshJSON.decode(MeshLogReply.self, body)
+    }
+
+    // MARK: requests from peers
+
+    /// Answers one request from the peer coordinator `sender` (nil without TLS: a dev mesh).
+    func answer(path: String, body: [UInt8], sender: CoordinatorID?) async -> (status: Int, body: [UInt8]) {
+        do {
+            switch path {
+            case Self.sitesPath:
+                return (200, Array(try MeshJSON.encoder.encode(await core.meshSiteOffers())))
+            case Self.deliverPath:
+                let delivery = try MeshJSON.decode(MeshDelivery.self, body)
+                if let sender, sender != delivery.from {
+                    return (403, Array("certificate names \(sender), delivery claims \(delivery.from)\n".utf8))
+                }
+                return (200, Array(try MeshJSON.encoder.encode(await apply(delivery))))
+            case Self.logsPath:
+                let request = try MeshJSON.decode(MeshLogRequest.self, body)
+                if let sender, sender != request.from {
+                    return (403, Array("certificate names \(sender), request claims \(request.from)\n".utf8))
+                }
+                return try await logSlice(request, for: request.from)
+            default:
+                return (404, Array("unknown path \(path)\n".utf8))
+            }
+        } catch let error as DecodingError {
+            return (400, Array("malformed mesh request: \(error.fieldError)\n".utf8))
+        } catch {
+            logger.error("mesh request failed", metadata: ["path": "\(path)", "error": "\(error)"])
+            return (500, Array("mesh request failed\n".utf8))
+        }
+    }
+
+    /// Applies a delivery in order and says how far it got. A message this coordinator refuses
+    /// for good (malformed, or a conflict) is logged and passed over, so one bad message cannot
+    /// block the messages behind it; a failure that may pass (the store) stops the batch.
+    private func apply(_ delivery: MeshDelivery) async -> MeshDeliveryAck {
+        var through: Int64 = 0
+        for item in delivery.items {
+            guard item.message.isWellFormed else {
+                logger.warning("malformed mesh message skipped", metadata: ["from": "\(delivery.from)", "seq": "\(item.seq)"])
+                through = item.seq
+                continue
+            }
+            do {
+                try await core.applyMesh(item.message, from: delivery.from)
+            } catch let error as BackendError {
+                switch error {
+                case .invalid, .conflict, .notFound:
+                    logger.warning(
+                        "mesh message refused", metadata: ["from": "\(delivery.from)", "seq": "\(item.seq)", "error": "\(error)"])
+                default:
+                    logger.warning("mesh message not applied yet", metadata: ["from": "\(delivery.from)", "error": "\(error)"])
+                    return MeshDeliveryAck(through: through)
+                }
+            } catch {
+                logger.warning("mesh message not applied yet", metadata: ["from": "\(delivery.from)", "error": "\(error)"])
+                return MeshDeliveryAck(through: through)
+            }
+            through = item.seq
+        }
+        return MeshDeliveryAck(through: through)
+    }
+
+    private func logSlice(_ request: MeshLogRequest, for peer: CoordinatorID) async throws -> (status: Int, body: [UInt8]) {
+        let key = JobOrigin(coordinator: peer, job: request.job, attempt: request.attempt).idempotencyKey
+        let tenant = request.tenant
+        guard let local = try await store.read({ tx in try tx.job(tenant: tenant, idempotencyKey: key) }) else {
+            return (404, Array("no job forwarded as \(key)\n".utf8))
+        }
+        let (data, size) = logs.read(
+            job: local.id, stream: request.stream, offset: max(0, request.offset), limit: max(0, min(request.limit, 1 << 20)))
+        return (200, Array(try MeshJSON.encoder.encode(MeshLogReply(data: Data(data), size: size))))
+    }
+}
+
+enum FederationError: Error, CustomStringConvertible {
+    case refused(status: Int, message: String)
+    case wrongPeer(expected: CoordinatorID, found: CoordinatorID)
+    case partial(appliedThrough: Int64, sentThrough: Int64)
+    case unknownPeer(CoordinatorID)
+
+    var description: String {
+        switch self {
+        case .refused(let status, let message): "peer answered \(status): \(message)"
+        case .wrongPeer(let expected, let found): "asked \(expected), answered by \(found)"
+        case .partial(let applied, let sent): "peer applied through \(applied) of \(sent)"
+        case .unknownPeer(let peer): "\(peer) is not a member of the mesh"
+        }
+    }
+}
+
+extension MeshMessage {
+    static func decode(_ text: String) throws -> MeshMessage {
+        try JSONDecoder().decode(MeshMessage.self, from: Data(text.utf8))
+    }
+}
