@@ -131,6 +131,85 @@ extension IntegrationTests {
             }
         }
 
+        @Test("the runner and then the home coordinator killed -9 and restarted mid-job: each forwarded job runs once and is charged once",
+              .timeLimit(.minutes(4)))
+        func forwardingSurvivesCoordinatorKills() async throws {
+            try await TestBed.run { bed in
+                // Fixed ports, so that a restart is the same coordinator to its peer and its agent.
+                var options = [CoordinatorOptions(), CoordinatorOptions()]
+                for index in options.indices {
+                    options[index].tls = true
+                    options[index].meshPort = try freeLoopbackPort()
+                    options[index].apiPort = try freeLoopbackPort()
+                }
+                let caDirectory = try bed.directory("c1")
+                for index in options.indices {
+                    // Each names the other as a seed: whichever restarts finds the mesh again.
+                    let other = options[1 - index]
+                    options[index].extraArguments = [
+                        "--coordinator-id", "c\(index + 1)", "--region", "r\(index + 1)",
+                        "--platform-fee-bp", String(Self.platformFeeBP), "--gossip-seed", "127.0.0.1:\(other.meshPort)",
+                    ]
+                }
+                options[1].extraArguments += ["--ca-cert", "\(caDirectory)/tls/ca.pem", "--ca-key", "\(caDirectory)/tls/ca.key"]
+                var c1 = try await bed.startCoordinator(dataDirectory: "c1", options: options[0])
+                var c2 = try await bed.startCoordinator(dataDirectory: "c2", options: options[1])
+                let members = [MeshMember(id: "c1", region: "r1", process: c1), MeshMember(id: "c2", region: "r2", process: c2)]
+                try await bed.waitForMembers(members, toSee: ["c1", "c2"], as: "alive")
+                let agent = try await bed.startAgent(Self.site, coordinator: c2)
+                try await Self.fund(c1)
+                try await Self.waitForRemoteSite(at: c1)
+
+                let marker = bed.path("forwarded/starts")
+                var ids: [JobID] = []
+                for index in 0..<3 {
+                    let spec = Self.spec(
+                        name: "fwd-crash-\(index)", script: "echo fwd-crash-\(index) >> '\(marker)'; sleep 6", walltimeSeconds: 60)
+                    ids.append(try await Self.submit(spec, key: "fwd-crash-\(index)", to: c1).job.id)
+                }
+                _ = try await c1.api.waitForJobs(ids, toBe: .running, timeout: .seconds(60))
+
+                // The runner dies while its site runs the jobs; the agent keeps them running.
+                try await c2.process.killHard()
+                c2 = try await bed.startCoordinator(dataDirectory: "c2", options: options[1])
+                try await bed.waitForConnected(agent, coordinator: c2, timeout: .seconds(30))
+                // Then home dies, and stays down while the jobs finish: the runner's reports and
+                // usage wait in its outbox for home to return.
+                try await c1.process.killHard()
+                let runner = c2
+                try await waitUntil("the runner's copies to finish while home is down", timeout: .seconds(60)) {
+                    let copies = try await runner.api.allJobs()
+                    return copies.count == 3 && copies.allSatisfy { $0.state == .succeeded }
+                }
+                c1 = try await bed.startCoordinator(dataDirectory: "c1", options: options[0])
+
+                let finished = try await c1.api.waitForJobs(ids, toBe: .succeeded, timeout: .seconds(90))
+                #expect(finished.allSatisfy { $0.siteID?.rawValue == Self.site.id && $0.attempt == 1 })
+                let starts = Self.lines(of: marker)
+                #expect(starts.sorted() == ["fwd-crash-0", "fwd-crash-1", "fwd-crash-2"], "each job started once: \(starts)")
+
+                var gross: Fen = 0
+                var owed: Fen = 0
+                for id in ids {
+                    let metered = try await Self.meteredUsage(of: id, at: c1)
+                    #expect(metered.count == 1, "one usage record for \(id) at c1")
+                    let charge = try #require(metered.first?.charge, "\(id)'s usage is rated at c1")
+                    gross += charge.grossFen
+                    owed += charge.grossFen - charge.feeFen
+                }
+                let wallet: TenantView = try await c1.api.get("/v1/tenants/\(Self.tenant.rawValue)")
+                #expect(wallet.balanceFen == Self.topUp - gross, "the wallet paid each job once")
+                #expect(wallet.heldFen == 0)
+                let period = try BillingPeriod.containing(ms: Int64(Date().timeIntervalSince1970 * 1000), utcOffsetMinutes: 480)
+                for (coordinator, name, peer, net) in [(c1, "c1", "c2", owed), (c2, "c2", "c1", -owed)] {
+                    try await waitUntil("\(name)'s net with \(peer) to be \(net) fen over 3 transfers", timeout: .seconds(30)) {
+                        let line = try await Self.peerLine(peer, at: coordinator, named: name, period: period)
+                        return line.transfers == 3 && line.netFen == net
+                    }
+                }
+            }
+        }
+
         // MARK: - Set-up and reads
 
         /// c1 and c2 in one TLS mesh, each seeing the other alive; the priced site enrolled at c2
@@ -143,20 +222,29 @@ extension IntegrationTests {
             _ = try await bed.startAgent(site, coordinator: c2)
             #expect(try await c1.api.sites().isEmpty, "c1 has no site of its own")
 
-            let _: TenantView = try await c1.api.send(
+            try await fund(c1)
+            try await waitForRemoteSite(at: c1)
+            return (c1, c2)
+        }
+
+        /// Registers the tenant at `home` only, with `topUp` in its wallet.
+        static func fund(_ home: CoordinatorProcess) async throws {
+            let _: TenantView = try await home.api.send(
                 "/v1/tenants", TenantRequest(tenant: tenant, organisation: "acme-ai", creditLimitFen: 0), expect: 201)
-            let funded: TenantView = try await c1.api.send(
+            let funded: TenantView = try await home.api.send(
                 "/v1/tenants/\(tenant.rawValue)/top-up", TopUpRequest(amountFen: topUp, reference: "fwd-pay-0001"))
             #expect(funded.balanceFen == topUp)
+        }
 
+        /// Waits until `home` knows the site at c2 through gossip, which is what forwarding decides on.
+        static func waitForRemoteSite(at home: CoordinatorProcess) async throws {
             _ = try await waitFor("c1 to hear of \(site.id) at c2 with its units", timeout: .seconds(30)) {
                 () -> MeshSiteCapacityView? in
-                let view = try await c1.api.get("/v1/mesh/capacity", as: MeshCapacityView.self)
+                let view = try await home.api.get("/v1/mesh/capacity", as: MeshCapacityView.self)
                 return view.sites.first {
                     $0.site == site.id && $0.origin == "c2" && $0.reachable && $0.totalUnits[site.acceleratorClass] == site.count
                 }
             }
-            return (c1, c2)
         }
 
         /// A one-unit job of acme on the site's class.
