@@ -1,5 +1,7 @@
 import EstuaryLedger
 import EstuaryModel
+import EstuaryTransport
+import EstuaryTrust
 import Foundation
 import Testing
 
@@ -101,6 +103,93 @@ extension IntegrationTests {
                 // Still once, after everything above has had time to arrive twice.
                 #expect(Self.lines(of: marker) == ["ran"])
                 #expect(try await Self.meteredUsage(of: id, at: c1).count == 1)
+            }
+        }
+
+        @Test("home weighs a peer's site against its own: the cheaper peer site wins, and a job kept off it runs at home",
+              .timeLimit(.minutes(2)))
+        func peerSitesCompeteWithLocalOnes() async throws {
+            try await TestBed.run { bed in
+                let (c1, _) = try await Self.startForwardingMesh(bed)
+                // c1's own site: the same class at twice the price.
+                let local = TestSite(
+                    id: "it-fwd-local", acceleratorClass: Self.site.acceleratorClass, region: "r1",
+                    extraTables: "[prices.nvidia-a100]\nflat = 720000")
+                let localAgent = try await bed.startAgent(local, coordinator: c1)
+                #expect(localAgent.process.isRunning)
+
+                var cheap = Self.spec(name: "fwd-cheapest", script: "sleep 1", walltimeSeconds: 60)
+                cheap.preference = .cheapest
+                let remote = try await Self.submit(cheap, key: "fwd-cheapest-0001", to: c1).job.id
+                let ran = try await c1.api.waitForJob(remote, toBe: .succeeded, timeout: .seconds(60))
+                #expect(ran.siteID?.rawValue == Self.site.id, "the cheaper site is c2's")
+                #expect(try await c1.api.forwardingJob(remote).fields.forwardedTo == "c2")
+
+                var kept = cheap
+                kept.name = "fwd-kept-home"
+                kept.constraints.denySites = [SiteID(rawValue: Self.site.id)]
+                let home = try await Self.submit(kept, key: "fwd-kept-0001", to: c1).job.id
+                let ranHome = try await c1.api.waitForJob(home, toBe: .succeeded, timeout: .seconds(60))
+                #expect(ranHome.siteID?.rawValue == local.id)
+                #expect(try await c1.api.forwardingJob(home).fields.forwardedTo == nil, "a job at a local site is not forwarded")
+            }
+        }
+
+        @Test("peers speak only for themselves: a site certificate, a delivery in another's name and an update for a job not forwarded to the sender change nothing",
+              .timeLimit(.minutes(2)))
+        func federationRefusesImpostors() async throws {
+            try await TestBed.run { bed in
+                let (c1, c2) = try await Self.startForwardingMesh(bed)
+                let id = try await Self.submit(
+                    Self.spec(name: "fwd-target", script: "sleep 300", walltimeSeconds: 600), key: "fwd-target-0001", to: c1
+                ).job.id
+                try await c1.api.waitForJob(id, toBe: .running, timeout: .seconds(60))
+                let ca = try String(contentsOfFile: c1.caPath, encoding: .utf8)
+                func client(chain: String, key: String) -> MeshClientConfiguration {
+                    var client = MeshClientConfiguration(host: "127.0.0.1", port: c1.meshPort)
+                    client.tls = MeshClientTLS(trustedCAPEM: ca, certificateChainPEM: chain, privateKeyPEM: key)
+                    return client
+                }
+                func update(from sender: String, state: String) -> [UInt8] {
+                    let text = """
+                        {"from":"\(sender)","items":[{"seq":7,"message":{"kind":"update","update":\
+                        {"job":"\(id.rawValue)","attempt":1,"state":"\(state)","rejected":false,"cause":"forged"}}}]}
+                        """
+                    return Array(text.utf8)
+                }
+
+                // A site's certificate may not use the federation paths at all.
+                let site = try await IntegrationTests.Trust.enroll(site: "fwd-intruder", bed: bed, coordinator: c1)
+                let asSite = try await MeshClient.request(
+                    configuration: client(chain: site.certificatePEM, key: site.keyPEM), path: "/estuary.v1/mesh/deliver",
+                    body: update(from: "c2", state: "failed"))
+                #expect(asSite.status == 403, "\(asSite)")
+
+                // A coordinator of the mesh CA that is not c2 may not speak in c2's name, nor move
+                // a job that c1 forwarded to c2.
+                let authority = try CertificateAuthority(
+                    certificatePEM: ca, privateKeyPEM: try String(contentsOfFile: "\(c1.dataDirectory)/tls/ca.key", encoding: .utf8))
+                let key = CredentialKey.generate()
+                let rogue = try authority.issue(
+                    csrPEM: try key.makeCSRPEM(commonName: "c9"), identity: try #require(PeerIdentity(role: .coordinator, id: "c9")),
+                    validFor: .seconds(3600))
+                let asRogue = client(chain: rogue.certificatePEM, key: key.pem)
+                let impersonating = try await MeshClient.request(
+                    configuration: asRogue, path: "/estuary.v1/mesh/deliver", body: update(from: "c2", state: "failed"))
+                #expect(impersonating.status == 403, "\(impersonating)")
+                let foreign = try await MeshClient.request(
+                    configuration: asRogue, path: "/estuary.v1/mesh/deliver", body: update(from: "c9", state: "failed"))
+                #expect(foreign.status == 200, "the delivery is acknowledged (and ignored): \(foreign)")
+                let malformed = try await MeshClient.request(
+                    configuration: asRogue, path: "/estuary.v1/mesh/deliver", body: Array("{\"from\":".utf8))
+                #expect(malformed.status == 400, "\(malformed)")
+
+                let job = try await c1.api.forwardingJob(id)
+                #expect(job.view.state == .running, "the forged update changed nothing")
+                let copies = try await c2.api.copies(of: id)
+                #expect(copies.count == 1 && copies[0].view.state == .running)
+                _ = try await c1.api.request(.post, "/v1/jobs/\(id.rawValue)/cancel", body: Data("{}".utf8))
+                try await c1.api.waitForJob(id, toBe: .cancelled, timeout: .seconds(30))
             }
         }
 
