@@ -100,6 +100,14 @@ extension IntegrationTests {
                     #expect(settlement.report.reconciliation.ok, "\(name): \(settlement.report.reconciliation)")
                 }
 
+                // What a user sees with estuaryctl, at each coordinator.
+                let status = try await bed.estuaryctl(["job", "status", id.rawValue], coordinator: c1)
+                #expect(status.status == 0 && status.stdout.contains("coordinator c2"), "\(status)")
+                let logs = try await bed.estuaryctl(["job", "logs", id.rawValue], coordinator: c1)
+                #expect(logs.status == 0 && logs.stdout.contains("hello-from-forwarded-job"), "\(logs)")
+                let shown = try await bed.estuaryctl(["settlement", "show", "\(period)"], coordinator: c2)
+                #expect(shown.status == 0 && shown.stdout.contains("PEER COORDINATOR") && shown.stdout.contains("c1"), "\(shown)")
+
                 // Still once, after everything above has had time to arrive twice.
                 #expect(Self.lines(of: marker) == ["ran"])
                 #expect(try await Self.meteredUsage(of: id, at: c1).count == 1)
