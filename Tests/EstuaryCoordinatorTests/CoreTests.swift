@@ -15,11 +15,12 @@ struct CoreTests {
         let store: CoordinatorStore
         let core: CoordinatorCore
 
-        init(maxAttempts: Int = 3) async throws {
+        init(maxAttempts: Int = 3, coordinatorID: String = "coordinator") async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("estuary-core-\(UUID().uuidString)").path
             store = try CoordinatorStore(directory: directory, logger: Logger(label: "test"))
             var configuration = CoordinatorConfiguration(dataDirectory: directory)
             configuration.maxAttempts = maxAttempts
+            configuration.coordinatorID = coordinatorID
             core = CoordinatorCore(
                 store: store, configuration: configuration, logger: Logger(label: "test"), clock: { 1_000 },
                 onFatal: { error in Issue.record("fatal store error: \(error)") })

@@ -107,19 +107,18 @@ actor MeshFederation {
 
     private func runOutboxLoop() async {
         while !Task.isCancelled {
-            if outboxPending {
-                outboxPending = false
-                if await drainOutbox() { outboxPending = true }  // more to send, or to retry
-            }
-            // A signal is noticed within 20 ms; a peer that failed is retried after its back-off.
+            outboxPending = false
+            await drainOutbox()
+            // New messages (a signal) go within 20 ms; what is left for a peer that failed or
+            // is down waits a second (and its back-off).
             for _ in 0..<50 where !outboxPending && !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(20))
             }
-            outboxPending = true
         }
     }
 
     /// Sends what the outbox holds to every peer it can reach; true when something is left.
+    @discardableResult
     private func drainOutbox() async -> Bool {
         guard let backlog = try? await store.read({ tx in try tx.meshOutboxBacklog() }), !backlog.isEmpty else { return false }
         let directory = Dictionary(await gossip.peerDirectory().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })

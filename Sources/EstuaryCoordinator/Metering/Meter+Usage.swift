@@ -431,6 +431,13 @@ extension Meter {
     func postPeerShare(_ charge: MeshCharge, from peer: CoordinatorID, nowMs: Int64, tx: StoreTransaction) throws -> Bool {
         guard charge.owedFen > 0 else { return false }
         let transfer = try LedgerTransaction.interRegion(record: charge.record, site: charge.site, peer: peer, toSite: charge.owedFen)
+        // The coordinator's ledger keeps no journal in memory: the store says what was posted.
+        if let earlier = try tx.ledgerTransaction(id: transfer.id) {
+            guard earlier.transaction.fingerprint == transfer.fingerprint else {
+                throw BackendError.conflict("\(transfer.id) was posted before with other amounts")
+            }
+            return false
+        }
         return try change(tx) { state in
             let period = try Self.openPeriod(atMs: nowMs, in: state, utcOffsetMinutes: settings.utcOffsetMinutes)
             guard try state.ledger.apply(transfer) == .posted else { return false }
