@@ -143,8 +143,10 @@ public enum Coordinator {
                     .init(service: CoreLoops(core: core)),
                     .init(service: api),
                     // Last, so that on shutdown it leaves the mesh first, while everything else still runs.
-                ] + (federation.map { [.init(service: FederationService(federation: $0))] } ?? [])
-                    + (gossip.map { [.init(service: GossipService(gossip: $0))] } ?? []),
+                ] + (federation.map { federation in [.init(service: MeshLoopService(loop: { await federation.run() }))] } ?? [])
+                    + (gossip.map { gossip in
+                        [.init(service: MeshLoopService(loop: { await gossip.run() }, atShutdown: { await gossip.leave() }))]
+                    } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
@@ -220,30 +222,18 @@ struct MeshService: Service {
     }
 }
 
-/// Gossip as a service: joins and ticks until shutdown begins, then announces that this
-/// coordinator leaves.
-struct GossipService: Service {
-    let gossip: MeshGossip
+/// A loop that runs until graceful shutdown begins, then does its last step and stops: gossip
+/// announces that this coordinator leaves; the federation just stops (what it has not
+/// delivered stays in the outbox for the next start).
+struct MeshLoopService: Service {
+    let loop: @Sendable () async -> Void
+    var atShutdown: @Sendable () async -> Void = {}
 
     func run() async throws {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await gossip.run() }
+            group.addTask { await loop() }
             try? await gracefulShutdown()
-            await gossip.leave()
-            group.cancelAll()
-        }
-    }
-}
-
-/// Jobs across the mesh: runs until shutdown begins. What it has not delivered stays in the
-/// outbox for the next start.
-struct FederationService: Service {
-    let federation: MeshFederation
-
-    func run() async throws {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await federation.run() }
-            try? await gracefulShutdown()
+            await atShutdown()
             group.cancelAll()
         }
     }

@@ -110,20 +110,16 @@ struct SessionHandler: MeshSessionHandler {
     /// coordinator certificate may gossip, and the message must come from the coordinator it
     /// names. The answer's body is the node's immediate reply to the sender (an ack), if any.
     func gossipMessage(_ request: SessionRequest, body: [UInt8]) async -> UnaryResponse {
-        guard let gossip else {
-            return Self.plain(404, "this coordinator is not in a coordinator mesh (start it with --region and --gossip-seed)")
-        }
-        var sender: String?
-        if trust != nil {
-            guard let peer = request.peer, peer.identity.role == .coordinator else {
-                return Self.plain(403, "only coordinator certificates may gossip")
-            }
-            sender = peer.identity.id
+        guard let gossip else { return Self.noMesh }
+        let sender: CoordinatorID?
+        switch coordinatorSender(request, may: "gossip") {
+        case .success(let id): sender = id
+        case .failure(let refusal): return refusal.response
         }
         guard let from = request.headers[MeshGossip.fromHeader], MeshPeers.split(address: from) != nil else {
             return Self.plain(400, "missing or ill-formed \(MeshGossip.fromHeader) header (host:port)")
         }
-        switch await gossip.receive(body, from: from, sender: sender) {
+        switch await gossip.receive(body, from: from, sender: sender?.rawValue) {
         case .success(let reply):
             return UnaryResponse(
                 status: 200, headers: ["content-type": "application/octet-stream"], body: reply, establishesConnection: true)
@@ -135,19 +131,32 @@ struct SessionHandler: MeshSessionHandler {
     /// A request from another coordinator about jobs across the mesh (PROTOCOL.md §16): with
     /// TLS, only coordinator certificates, each speaking for itself.
     func federationRequest(_ request: SessionRequest, path: String, body: [UInt8]) async -> UnaryResponse {
-        guard let federation else {
-            return Self.plain(404, "this coordinator is not in a coordinator mesh (start it with --region and --gossip-seed)")
-        }
-        var sender: CoordinatorID?
-        if trust != nil {
-            guard let peer = request.peer, peer.identity.role == .coordinator else {
-                return Self.plain(403, "only coordinator certificates may use \(path)")
-            }
-            sender = CoordinatorID(rawValue: peer.identity.id)
+        guard let federation else { return Self.noMesh }
+        let sender: CoordinatorID?
+        switch coordinatorSender(request, may: "use \(path)") {
+        case .success(let id): sender = id
+        case .failure(let refusal): return refusal.response
         }
         let (status, reply) = await federation.answer(path: path, body: body, sender: sender)
         if status != 200 { return Self.plain(status, String(decoding: reply, as: UTF8.self).trimmingCharacters(in: .newlines)) }
         return UnaryResponse(status: 200, headers: ["content-type": "application/json"], body: reply, establishesConnection: true)
+    }
+
+    static let noMesh = plain(404, "this coordinator is not in a coordinator mesh (start it with --region and --gossip-seed)")
+
+    /// A refusal to answer, as an error so that it can travel in a `Result`.
+    struct Refusal: Error {
+        var response: UnaryResponse
+    }
+
+    /// Who is talking on a coordinator-to-coordinator path: with TLS the coordinator its
+    /// certificate names (any other certificate is refused, 403); nil in insecure-dev mode.
+    func coordinatorSender(_ request: SessionRequest, may action: String) -> Result<CoordinatorID?, Refusal> {
+        guard trust != nil else { return .success(nil) }
+        guard let peer = request.peer, peer.identity.role == .coordinator else {
+            return .failure(Refusal(response: Self.plain(403, "only coordinator certificates may \(action)")))
+        }
+        return .success(CoordinatorID(rawValue: peer.identity.id))
     }
 
     static func plain(_ status: Int, _ message: String) -> UnaryResponse {
