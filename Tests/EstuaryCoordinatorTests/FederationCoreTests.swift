@@ -142,6 +142,23 @@ struct FederationCoreTests {
         #expect(try await home.state(id) == .cancelled)
     }
 
+    @Test("a message this coordinator cannot read is passed over, not the batch: it cannot block the messages behind it")
+    func unreadableMessagesDoNotBlock() throws {
+        let text = """
+            {"from":"r","items":[
+              {"seq":4,"message":{"kind":"teleport","teleport":{}}},
+              {"seq":5,"message":{"kind":"cancel","cancel":{"job":"j1","attempt":1,"tenant":"t","reason":"x"}}},
+              {"seq":6,"message":{"kind":"cancel","update":{"job":"j1"}}}
+            ]}
+            """
+        let delivery = try MeshJSON.decode(MeshDelivery.self, Array(text.utf8))
+        #expect(delivery.items.map(\.seq) == [4, 5, 6])
+        #expect(delivery.items[0].message == nil)
+        #expect(delivery.items[1].message?.isWellFormed == true)
+        #expect(delivery.items[2].message == nil || delivery.items[2].message?.isWellFormed == false)
+        #expect(throws: (any Error).self) { try MeshJSON.decode(MeshDelivery.self, Array("{\"from\":\"r\"}".utf8)) }
+    }
+
     @Test("a user's idempotency key may not use the forwarded jobs' namespace")
     func meshKeysAreReserved() async throws {
         let fixture = try await Fixture()

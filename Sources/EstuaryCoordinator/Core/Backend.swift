@@ -75,9 +75,13 @@ struct LiveBackend: CoordinatorBackend {
         var (data, size) = logs.read(job: id, stream: stream, offset: max(0, offset), limit: max(0, min(limit, 1 << 20)))
         if size == 0, let peer = job.forwardedTo, let federation {
             // The output of a forwarded job stays where it ran; read it there.
-            let remote = try await federation.logs(
-                of: job, peer: peer, stream: stream, offset: max(0, offset), limit: max(0, min(limit, 1 << 20)))
-            (data, size) = (Array(remote.data), remote.size)
+            do {
+                let remote = try await federation.logs(
+                    of: job, peer: peer, stream: stream, offset: max(0, offset), limit: max(0, min(limit, 1 << 20)))
+                (data, size) = (Array(remote.data), remote.size)
+            } catch {
+                throw BackendError.unavailable("the output of \(id) is kept at coordinator \(peer), which did not answer: \(error)")
+            }
         }
         let complete = job.state.isTerminal && max(0, offset) + Int64(data.count) >= size
         return LogSlice(data: data, offset: max(0, offset), size: size, complete: complete, state: job.state)

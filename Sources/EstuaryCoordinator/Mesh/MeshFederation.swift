@@ -229,13 +229,13 @@ actor MeshFederation {
     private func apply(_ delivery: MeshDelivery) async -> MeshDeliveryAck {
         var through: Int64 = 0
         for item in delivery.items {
-            guard item.message.isWellFormed else {
-                logger.warning("malformed mesh message skipped", metadata: ["from": "\(delivery.from)", "seq": "\(item.seq)"])
+            guard let message = item.message, message.isWellFormed else {
+                logger.warning("unreadable mesh message skipped", metadata: ["from": "\(delivery.from)", "seq": "\(item.seq)"])
                 through = item.seq
                 continue
             }
             do {
-                try await core.applyMesh(item.message, from: delivery.from)
+                try await core.applyMesh(message, from: delivery.from)
             } catch let error as BackendError {
                 switch error {
                 case .invalid, .conflict, .notFound:

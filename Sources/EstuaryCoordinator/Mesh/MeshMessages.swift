@@ -130,7 +130,20 @@ struct MeshMessage: Codable, Sendable, Hashable {
 struct MeshDelivery: Codable, Sendable {
     struct Item: Codable, Sendable {
         var seq: Int64
-        var message: MeshMessage
+        /// nil when the receiver cannot read it (a kind from a newer coordinator, or damage):
+        /// that one message is passed over, not the batch refused, so it cannot block the rest.
+        var message: MeshMessage?
+
+        init(seq: Int64, message: MeshMessage) {
+            self.seq = seq
+            self.message = message
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            seq = try container.decode(Int64.self, forKey: .seq)
+            message = try? container.decode(MeshMessage.self, forKey: .message)
+        }
     }
 
     var from: CoordinatorID
