@@ -115,7 +115,7 @@ struct GossipSimBenchmark: ParsableCommand {
         print("| gossip rounds (\(GossipConfiguration().gossipIntervalMs) ms) for one capacity change to reach all, p50 / max | \(Format.fixed(rounds.p50, 1)) / \(Format.fixed(rounds.max, 1)) | ≤ 2·log2 N = \(Format.fixed(2 * log2N, 1)) |")
         print()
         print(
-            "How it is measured: each trial starts from a converged mesh, runs 3 s, then crashes (or pauses for 5 s) one random member. *First detection* = time until some member declares it dead; *dead at all members* = until every running member does (checked every 100 ms); the pause column counts trials in which anyone declared the paused member dead. *Stalled*: 10 % of members handle every message and timer 0.75–2.25 s late (a CPU-starved process) for \(stalledSeconds) s; the column counts distinct healthy and stalled members declared dead by anyone. *Bytes* = codec bytes of every message sent plus received per member (no transport framing, TLS or HTTP/2 overhead), over \(steadySeconds) s after 10 s of warm-up; churn publishes one changed site summary per member every \(churnSeconds) s (\(Format.fixed(Double(members) / Double(churnSeconds), 1)) changes/s in the mesh). *Rounds* = time until every member holds the new summary ÷ the gossip interval.")
+            "How it is measured: each trial starts from a converged mesh, runs 3 s, then crashes (or pauses for 5 s) one random member. *First detection* = time until some member declares it dead; *dead at all members* = until every running member does (checked every 100 ms); the pause column counts trials in which anyone declared the paused member dead. *Stalled*: 10 % of members handle every message and timer 0.75–2.25 s late (a CPU-starved process) for \(stalledSeconds) s; the column counts distinct healthy and stalled members declared dead by anyone. *Bytes* = codec bytes of every message sent plus received per member (no transport framing, TLS or HTTP/2 overhead), over \(steadySeconds) s that start once every member has passed on every update of the start-up flood (every member publishing its site at once; at least 10 s, here \(Format.fixed(steady.settledS, 0)) s of virtual time); churn publishes one changed site summary per member every \(churnSeconds) s (\(Format.fixed(Double(members) / Double(churnSeconds), 1)) changes/s in the mesh). *Rounds* = time until every member holds the new summary ÷ the gossip interval.")
         print()
     }
 
@@ -184,7 +184,9 @@ struct GossipSimBenchmark: ParsableCommand {
         return (healthy.count, stalled.count)
     }
 
-    func bandwidth(_ configuration: GossipConfiguration, churn: Bool) -> (total: Double, sent: Double) {
+    /// Bytes per member per second over `steadySeconds`, and when (virtual seconds) the window
+    /// started: once the start-up flood had passed.
+    func bandwidth(_ configuration: GossipConfiguration, churn: Bool) -> (total: Double, sent: Double, settledS: Double) {
         var sim = GossipSimulation(members: members, seed: seed + 3000, configuration: configuration, network: network)
         sim.recordEvents = false
         func site(_ i: Int, _ free: Int) -> CapacitySummary {
@@ -192,9 +194,15 @@ struct GossipSimBenchmark: ParsableCommand {
                 site: "site-\(i)", origin: "", region: "r\(i % 4)", freeUnits: ["nvidia-a100": free, "ascend-910b": 2 * free],
                 totalUnits: ["nvidia-a100": 64, "ascend-910b": 128], priceIndexMinor: 900, greenShareBP: 2500)
         }
-        // Every member owns one site, known everywhere before the measurement starts.
+        // Every member owns one site, known everywhere before the measurement starts, and the
+        // flood of publishing them all at once has passed: every member has sent every update
+        // its retransmit limit (at 1,000 members that takes about a virtual minute).
         for i in 0..<members { sim.publish(i, [site(i, 1)]) }
         sim.run(forMs: 10_000)
+        while sim.nowMs < 600_000, (0..<members).contains(where: { sim.nodes[$0].pendingBroadcasts > 0 }) {
+            sim.run(forMs: 1_000)
+        }
+        let settledS = Double(sim.nowMs) / 1000
         let sentBefore = sim.bytesSent.reduce(0, +)
         let receivedBefore = sim.bytesReceived.reduce(0, +)
         let start = sim.nowMs
@@ -213,7 +221,7 @@ struct GossipSimBenchmark: ParsableCommand {
         let seconds = Double(sim.nowMs - start) / 1000
         let sent = Double(sim.bytesSent.reduce(0, +) - sentBefore)
         let received = Double(sim.bytesReceived.reduce(0, +) - receivedBefore)
-        return ((sent + received) / Double(members) / seconds, sent / Double(members) / seconds)
+        return ((sent + received) / Double(members) / seconds, sent / Double(members) / seconds, settledS)
     }
 
     func dissemination(_ configuration: GossipConfiguration) -> Percentiles {

@@ -32,6 +32,9 @@ public struct GossipNode: Sendable {
     var vivaldi = VivaldiClient()
 
     var broadcasts = BroadcastQueue()
+    /// Updates still waiting to be piggybacked (each until sent its retransmit limit): 0 once
+    /// everything this member learned has been passed on.
+    public var pendingBroadcasts: Int { broadcasts.count }
     var sites: [String: SiteEntry] = [:]
     var lastOwnVersion: UInt64 = 0
     var seeds: [String] = []
