@@ -2,13 +2,14 @@
 # Builds the release binaries, runs Estuary's benchmarks and rewrites their sections of
 # BENCHMARKS.md (other sections and any text outside the marked blocks are kept).
 #
-#   Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|gossip-serf|gossip-sim|all] ...
+#   Benchmarks/run.sh [codec|sessions|jobs|forward|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|gossip-serf|gossip-sim|all] ...
 #
 # Parameters come from the environment (defaults in brackets):
 #   SESSIONS_AGENTS [1000,2500,5000,10000]  SESSIONS_DURATION [30s]  SESSIONS_WARMUP [5s]
 #   SESSIONS_PIN=1   pin the coordinator to CPU 0 and the load generator to the other CPUs
 #   SESSIONS_ALL=1   run every agent count instead of stopping at the first that misses 5 ms
 #   JOBS_AGENTS [3]  JOBS_COUNT [20000]  JOBS_CONCURRENCY [64]  JOBS_WARMUP [500]
+#   FORWARD_JOBS [2000]  FORWARD_CONCURRENCY [64]  (per phase: local at c2, then forwarded from c1)
 #   PLACEMENT_JOBS [20000]  PLACEMENT_SITES [3]  PLACEMENT_CONCURRENCY [64]
 #   SLURM_JOBS [1000]  SLURM_POLL [5s]  SLURM_DURATION [60s]  (needs scripts/slurm-one-host.sh, as root)
 #   FOOTPRINT_DURATION [60s]  CODEC_DURATION [1s]  TLS_DURATION [10s]  TLS_CONCURRENCY [16]
@@ -31,15 +32,15 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 usage() {
-    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|gossip-serf|gossip-sim|all] ..." >&2
+    echo "usage: Benchmarks/run.sh [codec|sessions|jobs|forward|placement|agent-footprint|slurm|tls|scheduler|replay|ledger|settlement|gossip-serf|gossip-sim|all] ..." >&2
     exit 2
 }
 
 selected=()
 for arg in "${@:-all}"; do
     case "$arg" in
-    all) selected+=(codec sessions jobs placement agent-footprint slurm tls scheduler replay ledger settlement gossip-serf gossip-sim) ;;
-    codec | sessions | jobs | placement | agent-footprint | slurm | tls | scheduler | replay | ledger | settlement | gossip-serf | gossip-sim) selected+=("$arg") ;;
+    all) selected+=(codec sessions jobs forward placement agent-footprint slurm tls scheduler replay ledger settlement gossip-serf gossip-sim) ;;
+    codec | sessions | jobs | forward | placement | agent-footprint | slurm | tls | scheduler | replay | ledger | settlement | gossip-serf | gossip-sim) selected+=("$arg") ;;
     -h | --help) usage ;;
     *) echo "run.sh: unknown benchmark '$arg'" >&2; usage ;;
     esac
@@ -48,7 +49,7 @@ done
 needs_products=(estuary-bench)
 for name in "${selected[@]}"; do
     case "$name" in
-    sessions | jobs | placement) needs_products+=(estuary-coordinator) ;;
+    sessions | jobs | forward | placement) needs_products+=(estuary-coordinator) ;;
     agent-footprint | slurm) needs_products+=(estuary-coordinator estuary-agent) ;;
     gossip-serf) [[ "${GOSSIP_SYSTEMS:-serf,estuary}" == *estuary* ]] && needs_products+=(estuary-coordinator) ;;
     esac
@@ -142,6 +143,8 @@ command_for() {
         echo "$bin/estuary-bench sessions --coordinator-bin $bin/estuary-coordinator --agents ${SESSIONS_AGENTS:-1000,2500,5000,10000} --duration ${SESSIONS_DURATION:-30s} --warmup ${SESSIONS_WARMUP:-5s}$pin$work" ;;
     jobs)
         echo "$bin/estuary-bench jobs --coordinator-bin $bin/estuary-coordinator --agents ${JOBS_AGENTS:-3} --jobs ${JOBS_COUNT:-20000} --concurrency ${JOBS_CONCURRENCY:-64} --warmup-jobs ${JOBS_WARMUP:-500}$work" ;;
+    forward)
+        echo "$bin/estuary-bench forward --coordinator-bin $bin/estuary-coordinator --jobs ${FORWARD_JOBS:-2000} --concurrency ${FORWARD_CONCURRENCY:-64}$work" ;;
     placement)
         echo "$bin/estuary-bench placement --coordinator-bin $bin/estuary-coordinator --jobs ${PLACEMENT_JOBS:-20000} --sites ${PLACEMENT_SITES:-3} --concurrency ${PLACEMENT_CONCURRENCY:-64}$work" ;;
     tls)

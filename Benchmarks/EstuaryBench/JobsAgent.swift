@@ -3,17 +3,20 @@ import EstuaryTransport
 import EstuaryWire
 import Synchronization
 
-/// When each job's JobAssign reached a simulated site, across all sites.
+/// When each job's JobAssign reached a simulated site, across all sites, and how often: a
+/// job assigned twice would run twice.
 final class AssignLog: Sendable {
     private struct State {
         var assignedAt: [String: ContinuousClock.Instant] = [:]
         var duplicates = 0
+        var total = 0
     }
 
     private let state = Mutex(State())
 
     func record(_ jobID: String, at now: ContinuousClock.Instant) {
         state.withLock { state in
+            state.total += 1
             if state.assignedAt[jobID] == nil {
                 state.assignedAt[jobID] = now
             } else {
@@ -21,6 +24,10 @@ final class AssignLog: Sendable {
             }
         }
     }
+
+    /// Every JobAssign received so far, duplicates included; the difference between two
+    /// readings is what a phase of a benchmark received.
+    var total: Int { state.withLock { $0.total } }
 
     func count(of ids: [String]) -> Int {
         state.withLock { state in ids.reduce(0) { $0 + (state.assignedAt[$1] == nil ? 0 : 1) } }
@@ -108,6 +115,9 @@ struct JobsAgent: Sendable {
     let assigns: AssignLog
     let client: MeshClientConfiguration
     let reportInterval: Duration
+    /// How long each job's usage record says it ran (it "runs" instantly all the same): a
+    /// record of 0 ms rates at 0 fen, so a benchmark that checks charges needs a span.
+    var usageSpanMs: Int64 = 0
 
     func run() async {
         do {
@@ -174,7 +184,7 @@ struct JobsAgent: Sendable {
                         $0.jobID = job.jobID
                         $0.acceleratorClass = job.spec.acceleratorClass
                         $0.units = max(1, units)
-                        $0.startedAtMs = now
+                        $0.startedAtMs = now - usageSpanMs
                         $0.endedAtMs = now
                     }]
                 })))

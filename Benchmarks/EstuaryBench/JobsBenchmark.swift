@@ -98,22 +98,19 @@ struct JobsBenchmark: AsyncParsableCommand {
             }
         }
 
-        var http = HTTPClient.Configuration()
-        http.httpVersion = .http1Only
-        http.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+        let httpClient = APISubmitter.httpClient(concurrency: concurrency)
         let api = try await APISubmitter(
             client: httpClient, baseURL: "http://127.0.0.1:\(coordinator.apiPort)", runID: runID,
             acceleratorClass: acceleratorClass, tokens: [coordinator.adminToken()]
         ).withTokens(concurrency)
 
         do {
-            try await waitForSites(sites, api: api, coordinator: coordinator)
+            try await Self.waitForSites(sites, api: api, coordinator: coordinator)
             // Warm-up: connections, code paths, SQLite pages.
             if warmupJobs > 0 {
                 let warm = try await api.submitAll(range: 0..<warmupJobs, concurrency: concurrency)
                 try await waitUntilAssigned(warm.compactMap(\.jobID), assigns: assigns, sites: sites, timeout: .seconds(120))
-                try await waitUntilAnswered(sites, timeout: .seconds(60))
+                try await Self.waitUntilAnswered(sites, timeout: .seconds(60))
             }
 
             let coordinatorBefore = ProcessSample.read(coordinator.pid)
@@ -127,7 +124,7 @@ struct JobsBenchmark: AsyncParsableCommand {
             let selfAfter = ProcessSample.read()
             let machineAfter = SystemCPUSample.read()
             let completion: Double? =
-                (try? await waitUntilAnswered(sites, timeout: .seconds(120))) != nil ? (ContinuousClock.now - assignedDone).seconds : nil
+                (try? await Self.waitUntilAnswered(sites, timeout: .seconds(120))) != nil ? (ContinuousClock.now - assignedDone).seconds : nil
 
             var lastState = "–"
             if let last = ids.last { lastState = try await api.jobState(last) }
@@ -154,7 +151,8 @@ struct JobsBenchmark: AsyncParsableCommand {
         }
     }
 
-    private func waitForSites(_ sites: [JobsSiteState], api: APISubmitter, coordinator: CoordinatorProcess) async throws {
+    /// Until every simulated site has its session and `GET /v1/sites` shows them connected.
+    static func waitForSites(_ sites: [JobsSiteState], api: APISubmitter, coordinator: CoordinatorProcess) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if let failed = sites.first(where: { $0.phase == .failed }) {
@@ -182,8 +180,9 @@ struct JobsBenchmark: AsyncParsableCommand {
         throw BenchError.failed("\(ids.count - assigns.count(of: ids)) of \(ids.count) jobs were not assigned within \(timeout)")
     }
 
+    /// Until the coordinator has acknowledged (applied and committed) every answer the sites sent.
     @discardableResult
-    private func waitUntilAnswered(_ sites: [JobsSiteState], timeout: Duration) async throws -> Bool {
+    static func waitUntilAnswered(_ sites: [JobsSiteState], timeout: Duration) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if sites.allSatisfy(\.allAcked) { return true }
@@ -268,12 +267,22 @@ struct APISubmitter: Sendable {
     /// The spec of job `index`; nil: one unit of `acceleratorClass`.
     var spec: (@Sendable (Int) -> JobSpec)? = nil
     /// Bearer tokens; submit `index` uses `tokens[index % tokens.count]` (the API rate-limits
-    /// each token), reads use the first.
+    /// each token), reads take turns, so that polling stays under the limit too.
     var tokens: [String] = []
+    /// Whose turn it is to read.
+    let reads = TicketCounter()
 
     private struct Submitted: Decodable {
         struct Job: Decodable { var id: String }
         var job: Job
+    }
+
+    /// An HTTP/1.1 client with a connection for each of `concurrency` requests in flight.
+    static func httpClient(concurrency: Int) -> HTTPClient {
+        var http = HTTPClient.Configuration()
+        http.httpVersion = .http1Only
+        http.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
     }
 
     func body(index: Int) throws -> ByteBuffer {
@@ -353,7 +362,7 @@ struct APISubmitter: Sendable {
 
     func get(_ path: String) async throws -> Data {
         var request = HTTPClientRequest(url: baseURL + path)
-        if let token = tokens.first { request.headers.add(name: "Authorization", value: "Bearer " + token) }
+        if !tokens.isEmpty { request.headers.add(name: "Authorization", value: "Bearer " + tokens[reads.take() % tokens.count]) }
         let response = try await client.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 64 << 20)
         guard response.status == .ok else { throw BenchError.failed("GET \(path): HTTP \(response.status.code)") }

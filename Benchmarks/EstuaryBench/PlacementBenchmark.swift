@@ -121,10 +121,7 @@ struct PlacementBenchmark: AsyncParsableCommand {
             binary: coordinatorBin, workDirectory: work.path, label: "coordinator", reportInterval: "1s", reaper: reaper,
             extraArguments: ["--log-level", logLevel])
         let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
-        var http = HTTPClient.Configuration()
-        http.httpVersion = .http1Only
-        http.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+        let httpClient = APISubmitter.httpClient(concurrency: concurrency)
         var fleet: Task<Void, Never>?
         var states: [JobsSiteState] = []
         do {
@@ -257,31 +254,25 @@ struct PlacementBenchmark: AsyncParsableCommand {
     private func verify(ids: Set<String>, api: APISubmitter) async throws -> PlacementCheck {
         var check = PlacementCheck()
         var seen = Set<String>()
-        var after: String?
-        repeat {
-            let path = "/v1/jobs?limit=\(JobQueryLimit.max)" + (after.map { "&after=\($0)" } ?? "")
-            let page = try JSONDecoder().decode(JobListView.self, from: try await api.get(path))
-            for job in page.jobs where ids.contains(job.id.rawValue) {
-                seen.insert(job.id.rawValue)
-                check.states[job.state.rawValue, default: 0] += 1
-                if job.attempt != 1 { check.attemptsAboveOne += 1 }
-                guard let site = job.siteID, let cls = job.placedClass else {
-                    check.ruleViolations += 1
-                    continue
-                }
-                check.perSite[site.rawValue, default: 0] += 1
-                check.perClass[cls.rawValue, default: 0] += 1
-                let index = Int(site.rawValue.dropFirst("bench-".count)) ?? -1
-                let zones = index >= 0 ? Self.shapes[index % Self.shapes.count].zones : []
-                let rules = job.spec.constraints
-                if !job.spec.resources.classes.contains(cls) || rules.residency.map({ !zones.contains($0) }) == true
-                    || rules.dataZone.map({ !zones.contains($0) }) == true
-                {
-                    check.ruleViolations += 1
-                }
+        for job in try await api.allJobs() where ids.contains(job.id.rawValue) {
+            seen.insert(job.id.rawValue)
+            check.states[job.state.rawValue, default: 0] += 1
+            if job.attempt != 1 { check.attemptsAboveOne += 1 }
+            guard let site = job.siteID, let cls = job.placedClass else {
+                check.ruleViolations += 1
+                continue
             }
-            after = page.nextAfter?.rawValue
-        } while after != nil
+            check.perSite[site.rawValue, default: 0] += 1
+            check.perClass[cls.rawValue, default: 0] += 1
+            let index = Int(site.rawValue.dropFirst("bench-".count)) ?? -1
+            let zones = index >= 0 ? Self.shapes[index % Self.shapes.count].zones : []
+            let rules = job.spec.constraints
+            if !job.spec.resources.classes.contains(cls) || rules.residency.map({ !zones.contains($0) }) == true
+                || rules.dataZone.map({ !zones.contains($0) }) == true
+            {
+                check.ruleViolations += 1
+            }
+        }
         check.missing = ids.count - seen.count
         return check
     }
@@ -364,9 +355,4 @@ struct PlacementBenchmark: AsyncParsableCommand {
         for note in notes { line("- \(note)") }
         return out
     }
-}
-
-/// The API's page size limit for `GET /v1/jobs` (CoordinatorBackend's JobQuery.maxLimit).
-private enum JobQueryLimit {
-    static let max = 1000
 }

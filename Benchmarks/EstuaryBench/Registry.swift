@@ -6,6 +6,7 @@ extension EstuaryBench {
         CodecBenchmark.self,
         SessionsBenchmark.self,
         JobsBenchmark.self,
+        ForwardBenchmark.self,
         PlacementBenchmark.self,
         AgentFootprintBenchmark.self,
         SlurmBenchmark.self,

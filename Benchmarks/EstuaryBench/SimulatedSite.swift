@@ -15,6 +15,8 @@ struct SimulatedSite: Sendable {
     /// Region and data zones announced in Hello (the scheduler's residency and latency rules).
     var region = "benchmark"
     var zones = ["gba"]
+    /// List prices announced in Hello; nil: the site prices nothing, and its usage is not charged.
+    var priceBook: PriceBook?
 
     /// Site ids sort in index order: `bench-000042`.
     init(index: Int, runID: String, pools: [PoolCapacity]) {
@@ -36,6 +38,7 @@ struct SimulatedSite: Sendable {
                 $0.region = region
                 $0.zones = zones
                 $0.driver = "process"
+                if let priceBook { $0.priceBook = Estuary_V1_PriceBook(priceBook) }
             }
             $0.agentVersion = "estuary-bench"
             $0.agentInstance = "\(id)-\(UInt32.random(in: 0...UInt32.max))"
