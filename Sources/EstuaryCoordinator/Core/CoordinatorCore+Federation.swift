@@ -3,6 +3,10 @@ import EstuaryScheduler
 import EstuaryStore
 import EstuaryWire
 
+/// What is left to do of a staged mesh message once its write is queued: await the commit
+/// (and log what it decided).
+typealias MeshCompletion = @Sendable () async throws -> Void
+
 /// A site of a peer coordinator, as its last offer described it. The scheduler places jobs on
 /// it like on a local site; the job is then forwarded to the peer (docs/FEDERATION.md).
 struct RemoteSite: Sendable {
@@ -115,6 +119,10 @@ extension CoordinatorCore {
 
     /// Runner: files a forwarded attempt as a local job pinned to its site, once.
     func acceptForward(_ forward: MeshForward, from peer: CoordinatorID) async throws {
+        try await stageForward(forward, from: peer)()
+    }
+
+    func stageForward(_ forward: MeshForward, from peer: CoordinatorID) async throws -> MeshCompletion {
         let origin = JobOrigin(coordinator: peer, job: forward.job, attempt: forward.attempt)
         var spec = forward.spec
         spec.idempotencyKey = origin.idempotencyKey
@@ -135,15 +143,21 @@ extension CoordinatorCore {
                 exitCode: nil, signal: nil)
             let body = try MeshMessage.update(update).encoded()
             let now = clock()
-            try await commit(store.enqueueWrite { tx in try tx.appendMeshOutbox(peer: peer, body: body, atMs: now) })
-            signalOutbox()
-            return
+            let ticket = store.enqueueWrite { tx in try tx.appendMeshOutbox(peer: peer, body: body, atMs: now) }
+            return {
+                try await self.commit(ticket)
+                await self.signalOutbox()
+            }
         }
-        let view = try await submit(spec, origin: origin)
-        if view.created {
-            logger.info(
-                "forwarded job accepted",
-                metadata: ["job": "\(view.job.id)", "origin": "\(peer)/\(forward.job)#\(forward.attempt)", "site": "\(forward.site)"])
+        let submitted = try stageSubmit(spec, origin: origin)
+        let logger = self.logger
+        return {
+            let view = try await submitted()
+            if view.created {
+                logger.info(
+                    "forwarded job accepted",
+                    metadata: ["job": "\(view.job.id)", "origin": "\(peer)/\(forward.job)#\(forward.attempt)", "site": "\(forward.site)"])
+            }
         }
     }
 
@@ -157,13 +171,42 @@ extension CoordinatorCore {
         _ = try await self.cancel(local.id, reason: cancel.reason)
     }
 
+    /// Applies a message whose decision needs nothing uncommitted from the store (an update, a
+    /// usage batch, a charge) and queues its write without waiting for it; the caller awaits
+    /// the returned completion, after queueing the messages behind it, so that a delivery's
+    /// writes share group commits instead of waiting for one disk sync each. Nil: `message` is
+    /// a forward or a cancel, which `applyMesh` must apply (they read what earlier writes made).
+    func stageMesh(_ message: MeshMessage, from peer: CoordinatorID) async throws -> MeshCompletion? {
+        let nothing: MeshCompletion = {}
+        switch message.kind {
+        case .update:
+            guard let update = message.update else { return nothing }
+            return stageUpdate(update, from: peer) ?? nothing
+        case .usage:
+            guard let usage = message.usage else { return nothing }
+            return try await stageUsage(usage, from: peer) ?? nothing
+        case .charge:
+            guard let charge = message.charge else { return nothing }
+            return stageCharge(charge, from: peer)
+        case .forward:
+            guard let forward = message.forward else { return nothing }
+            return try await stageForward(forward, from: peer)
+        case .cancel:
+            return nil
+        }
+    }
+
     /// Home: a transition of a job this coordinator forwarded, applied as if its site had sent
     /// it (and ignored, like a site's, when stale).
     func acceptUpdate(_ update: MeshJobUpdate, from peer: CoordinatorID) async throws {
+        try await stageUpdate(update, from: peer)?()
+    }
+
+    func stageUpdate(_ update: MeshJobUpdate, from peer: CoordinatorID) -> MeshCompletion? {
         guard let job = active[update.job], job.forwardedTo == peer, job.attempt == update.attempt, let site = job.siteID
         else {
             logger.debug("stale mesh job update ignored", metadata: ["job": "\(update.job)", "from": "\(peer)"])
-            return
+            return nil
         }
         var wire = Estuary_V1_JobUpdate()
         wire.jobID = update.job.rawValue
@@ -173,16 +216,22 @@ extension CoordinatorCore {
         if let code = update.exitCode { wire.exitCode = Int32(clamping: code) }
         if let signal = update.signal { wire.signal = Int32(clamping: signal) }
         wire.state = update.rejected ? .rejected : Self.wireState(update.state)
-        guard var change = apply(wire, from: site) else { return }
+        guard var change = apply(wire, from: site) else { return nil }
         change.1.source = "mesh:\(peer)/site:\(site)"
         let records = [change]
-        try await commit(store.enqueueWrite { tx in try self.record(records, tx) })
+        let ticket = store.enqueueWrite { tx in try self.record(records, tx) }
+        // Placement may run before the commit: its own writes queue behind this one.
         if !change.0.state.holdsCapacity { requestPlacement() }
+        return { try await self.commit(ticket) }
     }
 
     /// Home: usage of jobs this coordinator forwarded to `peer`, rated and posted once here;
     /// the site's share goes to the peer (`Meter.postUsage` writes the `charge` message).
     func acceptUsage(_ records: [UsageRecord], from peer: CoordinatorID) async throws {
+        try await stageUsage(records, from: peer)?()
+    }
+
+    func stageUsage(_ records: [UsageRecord], from peer: CoordinatorID) async throws -> MeshCompletion? {
         let missing = Set(records.map(\.jobID).filter { active[$0] == nil && recentlyEnded[$0] == nil })
         let stored = try await store.read { tx in
             var found: [JobID: JobRecord] = [:]
@@ -212,32 +261,44 @@ extension CoordinatorCore {
                 records, site: site, jobs: jobs, energy: remoteSites[site]?.offer.descriptor.energy ?? .unstated, nowMs: now,
                 peer: peer)
         }
-        guard !prepared.isEmpty else { return }
-        let skipped = try await commit(store.enqueueWrite { tx in
+        guard !prepared.isEmpty else { return nil }
+        let ticket = store.enqueueWrite { tx in
             var skipped = 0
             for batch in prepared { skipped += try meter.postUsage(batch, tx: tx).skipped }
             return skipped
-        })
-        if skipped > 0 {
-            logger.warning("mesh usage records did not match their jobs", metadata: ["from": "\(peer)", "records": "\(skipped)"])
         }
-        signalOutbox()
+        return {
+            let skipped = try await self.commit(ticket)
+            if skipped > 0 {
+                self.logger.warning(
+                    "mesh usage records did not match their jobs", metadata: ["from": "\(peer)", "records": "\(skipped)"])
+            }
+            await self.signalOutbox()
+        }
     }
 
     /// Runner: the home coordinator charged a forwarded job's usage; the site's share is owed
     /// to the site here and by the home coordinator to this one.
     func acceptCharge(_ charge: MeshCharge, from peer: CoordinatorID) async throws {
+        try await stageCharge(charge, from: peer)()
+    }
+
+    func stageCharge(_ charge: MeshCharge, from peer: CoordinatorID) -> MeshCompletion {
         let key = JobOrigin(coordinator: peer, job: charge.job, attempt: charge.attempt).idempotencyKey
         let now = clock()
         let meter = self.meter
-        let posted = try await commit(store.enqueueWrite { tx -> Bool in
+        // Decided inside the write: the job's forward may be an earlier write of this delivery.
+        let ticket = store.enqueueWrite { tx -> Bool in
             guard let local = try tx.job(tenant: charge.tenant, idempotencyKey: key), local.siteID == charge.site else {
                 return false
             }
             return try meter.postPeerShare(charge, from: peer, nowMs: now, tx: tx)
-        })
-        if !posted {
-            logger.debug("mesh charge not posted (already posted, or not for a job run here)", metadata: ["record": "\(charge.record)"])
+        }
+        return {
+            if try await self.commit(ticket) == false {
+                self.logger.debug(
+                    "mesh charge not posted (already posted, or not for a job run here)", metadata: ["record": "\(charge.record)"])
+            }
         }
     }
 

@@ -7,6 +7,13 @@ extension CoordinatorCore {
     /// Records a new job (or finds the one its idempotency key names) and queues it.
     /// `origin`: the job was forwarded by a peer coordinator (`acceptForward`).
     func submit(_ spec: JobSpec, origin: JobOrigin? = nil) async throws -> SubmitView {
+        try await stageSubmit(spec, origin: origin)()
+    }
+
+    /// `submit` with its write queued and not yet awaited: the returned completion awaits the
+    /// commit and then queues the job (a mesh delivery stages its forwards this way, so that
+    /// they share group commits).
+    func stageSubmit(_ spec: JobSpec, origin: JobOrigin? = nil) throws -> @Sendable () async throws -> SubmitView {
         var problems = spec.validate()
         if origin == nil, spec.idempotencyKey?.hasPrefix("mesh:") == true {
             // The namespace of forwarded jobs' keys (`JobOrigin.idempotencyKey`): a user's key
@@ -26,20 +33,25 @@ extension CoordinatorCore {
                 attempt: 0),
             JobEventRecord(jobID: id, state: .queued, atMs: now, cause: "waiting for a site", source: "scheduler", siteID: nil, attempt: 0),
         ]
-        let record = job
-        let existing: JobRecord? = try await commit(
-            store.enqueueWrite { tx in
-                if let key = spec.idempotencyKey, let existing = try tx.job(tenant: spec.tenant, idempotencyKey: key) {
-                    return existing
-                }
-                try tx.insertJob(record)
-                for event in events { try tx.appendEvent(event) }
-                return nil
-            })
-        if let existing { return try Self.matchExisting(existing, spec: spec) }
-        if origin != nil { job.origin = origin }
         job.updatedAtMs = now
-        active[id] = job
+        let record = job
+        let ticket = store.enqueueWrite { tx -> JobRecord? in
+            if let key = spec.idempotencyKey, let existing = try tx.job(tenant: spec.tenant, idempotencyKey: key) {
+                return existing
+            }
+            try tx.insertJob(record)
+            for event in events { try tx.appendEvent(event) }
+            return nil
+        }
+        return {
+            if let existing = try await self.commit(ticket) { return try Self.matchExisting(existing, spec: spec) }
+            return await self.queueSubmitted(record)
+        }
+    }
+
+    /// A new job, committed: the scheduler hears of it.
+    private func queueSubmitted(_ job: JobRecord) -> SubmitView {
+        active[job.id] = job
         scheduler.enqueue(Self.schedulerJob(job))
         requestPlacement()
         return SubmitView(job: job.view(), created: true)

@@ -67,7 +67,29 @@ actor MeshFederation {
         }
     }
 
-    private func noteOutbox() { outboxPending = true }
+    /// The outbox loop, while it waits for a signal or its retry timer.
+    private var waiting: CheckedContinuation<Void, Never>?
+
+    private func noteOutbox() {
+        outboxPending = true
+        wake()
+    }
+
+    private func wake() {
+        waiting?.resume()
+        waiting = nil
+    }
+
+    /// Returns at the next outbox signal, or after `seconds` (retries of peers that failed).
+    private func waitForOutbox(seconds: Int) async {
+        guard !outboxPending, !Task.isCancelled else { return }
+        let timer = Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            self.wake()
+        }
+        await withCheckedContinuation { waiting = $0 }
+        timer.cancel()
+    }
 
     private func runSiteLoop() async {
         var known: Set<CoordinatorID> = []
@@ -109,11 +131,9 @@ actor MeshFederation {
         while !Task.isCancelled {
             outboxPending = false
             await drainOutbox()
-            // New messages (a signal) go within 20 ms; what is left for a peer that failed or
-            // is down waits a second (and its back-off).
-            for _ in 0..<50 where !outboxPending && !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(20))
-            }
+            // New messages (a signal) go at once; what is left for a peer that failed or is
+            // down waits a second (and its back-off).
+            await waitForOutbox(seconds: 1)
         }
     }
 
@@ -223,35 +243,43 @@ actor MeshFederation {
         }
     }
 
-    /// Applies a delivery in order and says how far it got. A message this coordinator refuses
-    /// for good (malformed, or a conflict) is logged and passed over, so one bad message cannot
-    /// block the messages behind it; a failure that may pass (the store) stops the batch.
+    /// Applies a delivery in order and says how far it got. Updates, usage and charges are
+    /// staged (decided, their writes queued) one after another and their commits awaited
+    /// together, so a batch costs a few group commits rather than one disk sync per message;
+    /// a forward or a cancel first waits for what is staged, since it reads the store. A
+    /// message this coordinator refuses for good (malformed, or a conflict) is logged and
+    /// passed over, so one bad message cannot block the messages behind it; a failure that may
+    /// pass (the store) stops the batch at the last message known to be applied.
     private func apply(_ delivery: MeshDelivery) async -> MeshDeliveryAck {
-        var through: Int64 = 0
+        var progress = DeliveryProgress()
+        let from = delivery.from
         for item in delivery.items {
             guard let message = item.message, message.isWellFormed else {
                 logger.warning("unreadable mesh message skipped", metadata: ["from": "\(delivery.from)", "seq": "\(item.seq)"])
-                through = item.seq
+                guard await progress.settle(logger: logger, from: from) else { return MeshDeliveryAck(through: progress.through) }
+                progress.through = item.seq
                 continue
             }
             do {
-                try await core.applyMesh(message, from: delivery.from)
-            } catch let error as BackendError {
-                switch error {
-                case .invalid, .conflict, .notFound:
-                    logger.warning(
-                        "mesh message refused", metadata: ["from": "\(delivery.from)", "seq": "\(item.seq)", "error": "\(error)"])
-                default:
-                    logger.warning("mesh message not applied yet", metadata: ["from": "\(delivery.from)", "error": "\(error)"])
-                    return MeshDeliveryAck(through: through)
+                if let completion = try await core.stageMesh(message, from: delivery.from) {
+                    progress.staged.append((item.seq, completion))
+                    continue
                 }
+                guard await progress.settle(logger: logger, from: from) else { return MeshDeliveryAck(through: progress.through) }
+                try await core.applyMesh(message, from: delivery.from)
+            } catch let error as BackendError where error.isRefusal {
+                guard await progress.settle(logger: logger, from: from) else { return MeshDeliveryAck(through: progress.through) }
+                logger.warning(
+                    "mesh message refused", metadata: ["from": "\(delivery.from)", "seq": "\(item.seq)", "error": "\(error)"])
             } catch {
+                _ = await progress.settle(logger: logger, from: from)
                 logger.warning("mesh message not applied yet", metadata: ["from": "\(delivery.from)", "error": "\(error)"])
-                return MeshDeliveryAck(through: through)
+                return MeshDeliveryAck(through: progress.through)
             }
-            through = item.seq
+            progress.through = item.seq
         }
-        return MeshDeliveryAck(through: through)
+        _ = await progress.settle(logger: logger, from: from)
+        return MeshDeliveryAck(through: progress.through)
     }
 
     private func logSlice(_ request: MeshLogRequest, for peer: CoordinatorID) async throws -> (status: Int, body: [UInt8]) {
@@ -263,6 +291,41 @@ actor MeshFederation {
         let (data, size) = logs.read(
             job: local.id, stream: request.stream, offset: max(0, request.offset), limit: max(0, min(request.limit, 1 << 20)))
         return (200, Array(try MeshJSON.encoder.encode(MeshLogReply(data: Data(data), size: size))))
+    }
+}
+
+/// How far a delivery got: what is applied for sure, and what is staged (written, not yet
+/// known to be committed).
+private struct DeliveryProgress {
+    var through: Int64 = 0
+    var staged: [(seq: Int64, completion: MeshCompletion)] = []
+
+    /// Awaits the staged commits in order; false when one failed (the batch stops there).
+    mutating func settle(logger: Logger, from peer: CoordinatorID) async -> Bool {
+        defer { staged.removeAll() }
+        for (seq, completion) in staged {
+            do {
+                try await completion()
+            } catch let error as BackendError where error.isRefusal {
+                logger.warning("mesh message refused", metadata: ["from": "\(peer)", "seq": "\(seq)", "error": "\(error)"])
+            } catch {
+                logger.warning("mesh message not applied yet", metadata: ["from": "\(peer)", "error": "\(error)"])
+                return false
+            }
+            through = seq
+        }
+        return true
+    }
+}
+
+extension BackendError {
+    /// Whether the receiver refuses the message for good (it is malformed, conflicts with what
+    /// is recorded, or names nothing here), rather than failing to apply it for now.
+    var isRefusal: Bool {
+        switch self {
+        case .invalid, .conflict, .notFound: true
+        default: false
+        }
     }
 }
 
