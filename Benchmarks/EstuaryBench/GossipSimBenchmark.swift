@@ -197,12 +197,17 @@ struct GossipSimBenchmark: ParsableCommand {
         // Every member owns one site, known everywhere before the measurement starts, and the
         // flood of publishing them all at once has passed: every member has sent every update
         // its retransmit limit (at 1,000 members that takes about a virtual minute).
+        let published = sim.nowMs
         for i in 0..<members { sim.publish(i, [site(i, 1)]) }
         sim.run(forMs: 10_000)
-        while sim.nowMs < 600_000, (0..<members).contains(where: { sim.nodes[$0].pendingBroadcasts > 0 }) {
+        // At most 10 virtual minutes: a mesh whose queues never empty is measured as it is.
+        while sim.nowMs - published < 600_000, (0..<members).contains(where: { sim.nodes[$0].pendingBroadcasts > 0 }) {
             sim.run(forMs: 1_000)
         }
-        let settledS = Double(sim.nowMs) / 1000
+        let settledS = Double(sim.nowMs - published) / 1000
+        let stillPending = (0..<members).filter { sim.nodes[$0].pendingBroadcasts > 0 }.count
+        FileHandle.standardError.write(
+            Data("gossip-sim: start-up flood: \(stillPending) members with updates left after \(Format.fixed(settledS, 0)) s (virtual)\n".utf8))
         let sentBefore = sim.bytesSent.reduce(0, +)
         let receivedBefore = sim.bytesReceived.reduce(0, +)
         let start = sim.nowMs
