@@ -10,8 +10,10 @@ extension IntegrationTests {
               .timeLimit(.minutes(2)))
         func hostilePeersAreCutOffAndOthersAreUnharmed() async throws {
             try await TestBed.run { bed in
+                // A handshake timeout far beyond every wait below: whatever closes a connection
+                // here within a wait's bound was not the timeout.
                 var options = CoordinatorOptions()
-                options.handshakeTimeout = "2s"
+                options.handshakeTimeout = "60s"
                 let coordinator = try await bed.startCoordinator(options: options)
                 let agent = try await bed.startAgent(.cpu, coordinator: coordinator)
                 let marks = bed.path("marks.log")
@@ -23,24 +25,23 @@ extension IntegrationTests {
                 let ids = try await bed.submitAll(files, coordinator: coordinator)
                 try await waitUntil("the bystander jobs to run", timeout: .seconds(30)) { JobMarks.read(marks).starts.count == 6 }
 
-                // (a) Bytes that are not HTTP/2: the connection is closed at once, well before the handshake timeout.
+                // (a) Bytes that are not HTTP/2: the connection is closed for what it sent, not by
+                // the (60 s) handshake timeout.
                 let garbage = try RawConnection(port: coordinator.meshPort)
-                let garbageSent = ContinuousClock.now
                 garbage.send((0..<256).map { _ in UInt8.random(in: 0...255) })
-                let garbageClosedAfter = try await garbage.waitUntilClosed(since: garbageSent, timeout: .seconds(5))
-                #expect(garbageClosedAfter < .milliseconds(1500), "garbage closed after \(garbageClosedAfter)")
+                _ = try await garbage.waitUntilClosed(since: .now, timeout: .seconds(20))
 
-                // (b) Slow loris: part of the HTTP/2 preface, a byte at a time: closed at the 2 s handshake timeout.
-                let loris = try RawConnection(port: coordinator.meshPort)
-                let lorisOpened = ContinuousClock.now
+                // (b) Slow loris, on a coordinator with a 2 s handshake timeout: part of a valid
+                // preface, then nothing. It must not hold the connection: it is cut off (a
+                // coordinator without the timeout would keep it past the wait and fail here).
+                var strict = CoordinatorOptions()
+                strict.handshakeTimeout = "2s"
+                let guarded = try await bed.startCoordinator(dataDirectory: "strict", options: strict)
+                let loris = try RawConnection(port: guarded.meshPort)
                 let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
-                for byte in preface.prefix(12) {
-                    guard loris.send([byte]), !loris.peerHasClosed() else { break }
-                    try await Task.sleep(for: .milliseconds(300))
-                }
-                let lorisClosedAfter = try await loris.waitUntilClosed(since: lorisOpened, timeout: .seconds(8))
-                #expect(lorisClosedAfter >= .milliseconds(1500) && lorisClosedAfter < .seconds(5),
-                        "slow loris closed after \(lorisClosedAfter); the handshake timeout is 2 s")
+                #expect(loris.send(Array(preface.prefix(12))))
+                _ = try await loris.waitUntilClosed(since: .now, timeout: .seconds(20))
+                #expect(guarded.process.isRunning)
 
                 // (c) A valid Hello, then a frame header that declares 64 MiB: FRAME_TOO_LARGE, and the stream ends.
                 let oversized = try await HostileSession.run(meshPort: coordinator.meshPort, site: "evil") { reader, writer, outcome in
