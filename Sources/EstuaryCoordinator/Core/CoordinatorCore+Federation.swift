@@ -18,9 +18,7 @@ struct RemoteSite: Sendable {
         return SchedulerSite(
             id: descriptor.id, region: descriptor.region, zones: Set(descriptor.zones), energy: descriptor.energy,
             priceBook: offer.priceBook, status: offer.state == .connected ? .available : .unreachable,
-            pools: offer.pools.sorted { $0.acceleratorClass < $1.acceleratorClass }.map {
-                SchedulerPool(cls: $0.acceleratorClass, count: $0.count, reportedFree: $0.free, verifiedFP16TFLOPS: $0.verifiedFP16TFLOPS)
-            })
+            pools: LiveSite.schedulerPools(offer.pools))
     }
 }
 

@@ -37,8 +37,11 @@ struct LiveSite {
         }
     }
 
-    var schedulerPools: [SchedulerPool] {
-        pools.values.sorted { $0.acceleratorClass < $1.acceleratorClass }.map {
+    var schedulerPools: [SchedulerPool] { Self.schedulerPools(pools.values) }
+
+    /// Pools as the scheduler sees them, by class (a peer's site's too: `RemoteSite`).
+    static func schedulerPools(_ pools: some Collection<PoolCapacity>) -> [SchedulerPool] {
+        pools.sorted { $0.acceleratorClass < $1.acceleratorClass }.map {
             SchedulerPool(cls: $0.acceleratorClass, count: $0.count, reportedFree: $0.free, verifiedFP16TFLOPS: $0.verifiedFP16TFLOPS)
         }
     }
