@@ -42,11 +42,7 @@ extension CoordinatorCore {
         let now = clock()
         let offers = sites.values.sorted { $0.descriptor.id < $1.descriptor.id }.map { site in
             var pools = site.pools.values.sorted { $0.acceleratorClass < $1.acceleratorClass }
-            for index in pools.indices {
-                // What the scheduler here has promised is not free for anyone else.
-                let allocated = scheduler.allocatedUnits(site: site.descriptor.id, cls: pools[index].acceleratorClass)
-                pools[index].free = max(0, min(pools[index].free, pools[index].count - allocated))
-            }
+            for index in pools.indices { pools[index].free = unpromised(pools[index], at: site.descriptor.id) }
             return MeshSiteOffer(
                 descriptor: site.descriptor, pools: pools, state: site.state,
                 priceBook: meter.bookInForce(site: site.descriptor.id, nowMs: now) ?? site.descriptor.priceBook)
@@ -80,8 +76,10 @@ extension CoordinatorCore {
         }
         var changed = false
         for (id, site) in fresh {
-            guard sites[id] == nil else { continue }  // a local site attached while we wrote
-            if remoteSites[id]?.offer != site.offer { changed = true }
+            // Unchanged offers (most fetches) leave the scheduler's indexes alone; a local site
+            // that attached while we wrote wins.
+            guard sites[id] == nil, remoteSites[id]?.offer != site.offer else { continue }
+            changed = true
             remoteSites[id] = site
             var view = site.schedulerSite
             if let book = meter.bookInForce(site: id, nowMs: now) { view.priceBook = book }
@@ -99,27 +97,21 @@ extension CoordinatorCore {
         }
     }
 
-    func remoteSitePeer(_ site: SiteID) -> CoordinatorID? { remoteSites[site]?.peer }
-
     // MARK: messages from peers
 
     /// Applies one message from `peer`'s outbox. Every kind is idempotent: a message applied
     /// before (its acknowledgement was lost) changes nothing.
+    /// (A delivery stages what it can with `stageMesh` and awaits the commits together; this
+    /// applies one message and waits for it.)
     func applyMesh(_ message: MeshMessage, from peer: CoordinatorID) async throws {
-        switch message.kind {
-        case .forward: if let forward = message.forward { try await acceptForward(forward, from: peer) }
-        case .cancel: if let cancel = message.cancel { try await acceptCancel(cancel, from: peer) }
-        case .update: if let update = message.update { try await acceptUpdate(update, from: peer) }
-        case .usage: if let usage = message.usage { try await acceptUsage(usage, from: peer) }
-        case .charge: if let charge = message.charge { try await acceptCharge(charge, from: peer) }
+        if let completion = try await stageMesh(message, from: peer) {
+            try await completion()
+        } else if let cancel = message.cancel {
+            try await acceptCancel(cancel, from: peer)
         }
     }
 
     /// Runner: files a forwarded attempt as a local job pinned to its site, once.
-    func acceptForward(_ forward: MeshForward, from peer: CoordinatorID) async throws {
-        try await stageForward(forward, from: peer)()
-    }
-
     func stageForward(_ forward: MeshForward, from peer: CoordinatorID) async throws -> MeshCompletion {
         let origin = JobOrigin(coordinator: peer, job: forward.job, attempt: forward.attempt)
         var spec = forward.spec
@@ -169,11 +161,11 @@ extension CoordinatorCore {
         _ = try await self.cancel(local.id, reason: cancel.reason)
     }
 
-    /// Applies a message whose decision needs nothing uncommitted from the store (an update, a
-    /// usage batch, a charge) and queues its write without waiting for it; the caller awaits
+    /// Applies a message whose decision needs nothing uncommitted from the store (a forward, an
+    /// update, a usage batch, a charge) and queues its write without waiting for it; the caller awaits
     /// the returned completion, after queueing the messages behind it, so that a delivery's
     /// writes share group commits instead of waiting for one disk sync each. Nil: `message` is
-    /// a forward or a cancel, which `applyMesh` must apply (they read what earlier writes made).
+    /// a cancel, which `applyMesh` must apply (it reads the job its forward wrote).
     func stageMesh(_ message: MeshMessage, from peer: CoordinatorID) async throws -> MeshCompletion? {
         let nothing: MeshCompletion = {}
         switch message.kind {
@@ -196,10 +188,6 @@ extension CoordinatorCore {
 
     /// Home: a transition of a job this coordinator forwarded, applied as if its site had sent
     /// it (and ignored, like a site's, when stale).
-    func acceptUpdate(_ update: MeshJobUpdate, from peer: CoordinatorID) async throws {
-        try await stageUpdate(update, from: peer)?()
-    }
-
     func stageUpdate(_ update: MeshJobUpdate, from peer: CoordinatorID) -> MeshCompletion? {
         guard let job = active[update.job], job.forwardedTo == peer, job.attempt == update.attempt, let site = job.siteID
         else {
@@ -225,10 +213,6 @@ extension CoordinatorCore {
 
     /// Home: usage of jobs this coordinator forwarded to `peer`, rated and posted once here;
     /// the site's share goes to the peer (`Meter.postUsage` writes the `charge` message).
-    func acceptUsage(_ records: [UsageRecord], from peer: CoordinatorID) async throws {
-        try await stageUsage(records, from: peer)?()
-    }
-
     func stageUsage(_ records: [UsageRecord], from peer: CoordinatorID) async throws -> MeshCompletion? {
         let missing = Set(records.map(\.jobID).filter { active[$0] == nil && recentlyEnded[$0] == nil })
         let stored = try await store.read { tx in
@@ -277,10 +261,6 @@ extension CoordinatorCore {
 
     /// Runner: the home coordinator charged a forwarded job's usage; the site's share is owed
     /// to the site here and by the home coordinator to this one.
-    func acceptCharge(_ charge: MeshCharge, from peer: CoordinatorID) async throws {
-        try await stageCharge(charge, from: peer)()
-    }
-
     func stageCharge(_ charge: MeshCharge, from peer: CoordinatorID) -> MeshCompletion {
         let key = JobOrigin(coordinator: peer, job: charge.job, attempt: charge.attempt).idempotencyKey
         let now = clock()

@@ -5,7 +5,7 @@ import EstuaryWire
 
 extension CoordinatorCore {
     /// Records a new job (or finds the one its idempotency key names) and queues it.
-    /// `origin`: the job was forwarded by a peer coordinator (`acceptForward`).
+    /// `origin`: the job was forwarded by a peer coordinator (`stageForward`).
     func submit(_ spec: JobSpec, origin: JobOrigin? = nil) async throws -> SubmitView {
         try await stageSubmit(spec, origin: origin)()
     }

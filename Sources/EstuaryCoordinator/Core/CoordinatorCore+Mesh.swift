@@ -12,9 +12,8 @@ extension CoordinatorCore {
             var free: [String: Int] = [:]
             var total: [String: Int] = [:]
             for pool in site.pools.values {
-                let allocated = scheduler.allocatedUnits(site: id, cls: pool.acceleratorClass)
                 total[pool.acceleratorClass.rawValue] = pool.count
-                free[pool.acceleratorClass.rawValue] = site.acceptsWork ? max(0, min(pool.free, pool.count - allocated)) : 0
+                free[pool.acceleratorClass.rawValue] = site.acceptsWork ? unpromised(pool, at: id) : 0
             }
             let book = meter.bookInForce(site: id, nowMs: now) ?? site.descriptor.priceBook
             let prices = site.pools.keys.compactMap { book.fenPerUnitHour($0, atMs: now) }
@@ -22,6 +21,12 @@ extension CoordinatorCore {
                 site: id.rawValue, origin: origin, version: 0, region: site.descriptor.region, freeUnits: free, totalUnits: total,
                 priceIndexMinor: prices.min() ?? 0, greenShareBP: site.descriptor.energy.greenShareBP, reachable: site.acceptsWork)
         }
+    }
+
+    /// The free units of `pool` that this coordinator's scheduler has not promised to a job:
+    /// what other coordinators may count on.
+    func unpromised(_ pool: PoolCapacity, at site: SiteID) -> Int {
+        max(0, min(pool.free, pool.count - scheduler.allocatedUnits(site: site, cls: pool.acceleratorClass)))
     }
 
     /// Replaces the latency of region pairs the mesh measured or estimated; pairs it knows

@@ -34,6 +34,8 @@ extension CoordinatorCore {
         site.lastSeenMs = now
         site.unreachableSinceMs = nil
         sites[siteID] = site
+        // A local site wins over a peer's site of the same id (ids are per coordinator).
+        remoteSites[siteID] = nil
         syncScheduler(site: siteID)
 
         // The cached cursor (same epoch) includes writes queued but not yet committed, which

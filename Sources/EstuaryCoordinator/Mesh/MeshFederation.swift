@@ -344,9 +344,3 @@ enum FederationError: Error, CustomStringConvertible {
         }
     }
 }
-
-extension MeshMessage {
-    static func decode(_ text: String) throws -> MeshMessage {
-        try JSONDecoder().decode(MeshMessage.self, from: Data(text.utf8))
-    }
-}

@@ -109,8 +109,9 @@ struct MeshMessage: Codable, Sendable, Hashable {
     static func usage(_ value: [UsageRecord]) -> MeshMessage { MeshMessage(kind: .usage, usage: value) }
     static func charge(_ value: MeshCharge) -> MeshMessage { MeshMessage(kind: .charge, charge: value) }
 
-    /// The form the outbox stores.
+    /// The form the outbox stores, and back.
     func encoded() throws -> String { String(decoding: try MeshJSON.encoder.encode(self), as: UTF8.self) }
+    static func decode(_ text: String) throws -> MeshMessage { try MeshJSON.decode(MeshMessage.self, Array(text.utf8)) }
 
     /// Whether exactly the payload `kind` names is present.
     var isWellFormed: Bool {
